@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// Release kernels use Swift SIMD types; they only become AVX2/FMA code when the compiler is told the CPU.
+// Default: `-target-cpu haswell` on x86-64 (AVX2 + FMA, every x86-64 CPU since 2013/2015).
+// Override with `QWENVL_TARGET_CPU=native|znver3|x86-64|...` (use `x86-64` for a portable, slow build).
+let targetCPU: String? = {
+    #if arch(x86_64)
+    let value = ProcessInfo.processInfo.environment["QWENVL_TARGET_CPU"] ?? "haswell"
+    return value.isEmpty ? nil : value
+    #else
+    return ProcessInfo.processInfo.environment["QWENVL_TARGET_CPU"]
+    #endif
+}()
+
+let cpuSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+let cpuCSettings: [CSetting] = targetCPU.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
+
+let package = Package(
+    name: "QwenVL",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "QwenVL", targets: ["QwenVL"]),
+        .library(name: "QwenVLTokenizer", targets: ["QwenVLTokenizer"]),
+        .executable(name: "qwenvl", targets: ["qwenvl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "QwenVLCore", dependencies: ["COpenBLAS"], swiftSettings: cpuSettings),
+        .target(name: "QwenVLTokenizer", swiftSettings: cpuSettings),
+        .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer"], swiftSettings: cpuSettings),
+        .executableTarget(name: "qwenvl", dependencies: [
+            "QwenVL",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore"], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLTokenizerTests", dependencies: ["QwenVLTokenizer"], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLTests", dependencies: ["QwenVL"], swiftSettings: cpuSettings),
+    ]
+)

@@ -1,0 +1,2 @@
+import QwenVLCore
+import QwenVLTokenizer
