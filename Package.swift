@@ -33,13 +33,19 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "QwenVLCore", dependencies: ["COpenBLAS"], swiftSettings: cpuSettings),
         .target(name: "QwenVLTokenizer", swiftSettings: cpuSettings),
-        .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer"], swiftSettings: cpuSettings),
+        // Image decoding: C libraries enter through small system-library shims only.
+        .systemLibrary(name: "CJPEGTurbo", path: "Sources/CJPEGTurbo", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CWebP", path: "Sources/CWebP", providers: [.apt(["libwebp-dev"])]),
+        .target(name: "QwenVLMedia", dependencies: ["CJPEGTurbo", "CPNG", "CWebP"], swiftSettings: cpuSettings),
+        .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer", "QwenVLMedia"], swiftSettings: cpuSettings),
         .executableTarget(name: "qwenvl", dependencies: [
             "QwenVL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTokenizerTests", dependencies: ["QwenVLTokenizer"], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLMediaTests", dependencies: ["QwenVLMedia"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTests", dependencies: ["QwenVL"], swiftSettings: cpuSettings),
     ]
 )
