@@ -1,0 +1,202 @@
+import Foundation
+import QwenVLTokenizer
+
+/// One chat turn in the qwen-vl-utils / OpenAI message format.
+public struct ChatMessage: Sendable, Equatable {
+    public var role: String
+    public var content: Content
+
+    /// A turn's content: a plain string, or a list of parts rendered back to back.
+    public enum Content: Sendable, Equatable {
+        case string(String)
+        case parts([ContentPart])
+    }
+
+    public init(role: String, content: Content) { self.role = role; self.content = content }
+    public init(role: String, text: String) { self.init(role: role, content: .string(text)) }
+
+    /// The parts in order (a string is one text part).
+    public var parts: [ContentPart] {
+        switch content {
+        case .string(let s): [.text(s)]
+        case .parts(let p): p
+        }
+    }
+}
+
+/// A piece of a message: text, an image or a video.
+public enum ContentPart: Sendable, Equatable {
+    case text(String)
+    case image(ImageInput)
+    case video(VideoInput)
+}
+
+/// An image reference with its optional per-image pixel budget.
+public struct ImageInput: Sendable, Equatable {
+    /// A path, `file://` URL, `data:` URL or `http(s)://` URL.
+    public var source: String
+    public var minPixels: Int?
+    public var maxPixels: Int?
+    public var resizedHeight: Int?
+    public var resizedWidth: Int?
+
+    public init(source: String, minPixels: Int? = nil, maxPixels: Int? = nil) {
+        self.source = source; self.minPixels = minPixels; self.maxPixels = maxPixels
+    }
+}
+
+/// A video reference (a file, or a list of frame images) with qwen-vl-utils' sampling options.
+public struct VideoInput: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        case file(String)
+        case frames([String])
+    }
+    public var source: Source
+    public var fps: Double?
+    public var nframes: Int?
+    public var minFrames: Int?
+    public var maxFrames: Int?
+    public var minPixels: Int?
+    public var maxPixels: Int?
+    public var totalPixels: Int?
+    public var videoStart: Double?
+    public var videoEnd: Double?
+
+    public init(source: Source) { self.source = source }
+}
+
+extension ChatMessage {
+    /// Parses a JSON array of `{role, content}` messages.
+    ///
+    /// Content is a string or a list of parts: `{"type":"text","text":…}`, `{"type":"image","image":…}`,
+    /// `{"type":"image_url","image_url":{"url":…}}`, `{"type":"video","video":PATH_OR_LIST}` (with the
+    /// qwen-vl-utils keys `fps`, `nframes`, `min_frames`, `max_frames`, `min_pixels`, `max_pixels`,
+    /// `total_pixels`, `video_start`, `video_end`), `{"type":"video_url","video_url":{"url":…}}`.
+    /// Relative media paths resolve against `baseDirectory`.
+    public static func parseList(_ data: Data, baseDirectory: URL? = nil) throws -> [ChatMessage] {
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data) } catch {
+            throw QwenVLError("messages: invalid JSON (\(Self.jsonErrorSummary(error)))")
+        }
+        guard let list = json as? [Any] else { throw QwenVLError("messages: expected a JSON array of {role, content} objects") }
+        return try list.enumerated().map { index, item in try parse(item, index: index, baseDirectory: baseDirectory) }
+    }
+
+    /// Parses one decoded JSON message object.
+    public static func parse(_ item: Any, index: Int, baseDirectory: URL?) throws -> ChatMessage {
+        guard let object = item as? [String: Any] else { throw QwenVLError("messages[\(index)]: expected an object") }
+        guard let role = object["role"] as? String else { throw QwenVLError("messages[\(index)]: missing \"role\"") }
+        switch object["content"] {
+        case let text as String:
+            return ChatMessage(role: role, content: .string(text))
+        case let parts as [Any]:
+            return ChatMessage(role: role, content: .parts(try parts.enumerated().compactMap { partIndex, part in
+                try parsePart(part, at: "messages[\(index)].content[\(partIndex)]", baseDirectory: baseDirectory)
+            }))
+        case nil, is NSNull:
+            return ChatMessage(role: role, content: .string(""))
+        default:
+            throw QwenVLError("messages[\(index)]: \"content\" must be a string or a list of parts")
+        }
+    }
+
+    static func parsePart(_ value: Any, at path: String, baseDirectory: URL?) throws -> ContentPart? {
+        guard let part = value as? [String: Any] else { throw QwenVLError("\(path): expected an object") }
+        let type = part["type"] as? String
+        func int(_ key: String) throws -> Int? {
+            guard let v = part[key], !(v is NSNull) else { return nil }
+            if let i = v as? Int { return i }
+            if let d = v as? Double, d == d.rounded() { return Int(d) }
+            throw QwenVLError("\(path): \"\(key)\" must be an integer")
+        }
+        func double(_ key: String) throws -> Double? {
+            guard let v = part[key], !(v is NSNull) else { return nil }
+            if let d = v as? Double { return d }
+            if let i = v as? Int { return Double(i) }
+            throw QwenVLError("\(path): \"\(key)\" must be a number")
+        }
+        func url(_ v: Any?) -> String? {
+            if let s = v as? String { return s }
+            if let o = v as? [String: Any] { return o["url"] as? String }
+            return nil
+        }
+        if type == "image" || part["image"] != nil || part["image_url"] != nil {
+            guard let source = (part["image"] as? String) ?? url(part["image_url"]) else {
+                throw QwenVLError("\(path): image part needs an \"image\" path/URL or \"image_url\": {\"url\": …}")
+            }
+            var image = ImageInput(source: resolve(source, baseDirectory), minPixels: try int("min_pixels"), maxPixels: try int("max_pixels"))
+            image.resizedHeight = try int("resized_height")
+            image.resizedWidth = try int("resized_width")
+            return .image(image)
+        }
+        if type == "video" || type == "video_url" || part["video"] != nil || part["video_url"] != nil {
+            let source: VideoInput.Source
+            if let list = part["video"] as? [Any] {
+                let frames = try list.map { f -> String in
+                    guard let s = f as? String else { throw QwenVLError("\(path): video frame list must hold paths") }
+                    return resolve(s, baseDirectory)
+                }
+                guard !frames.isEmpty else { throw QwenVLError("\(path): video frame list is empty") }
+                source = .frames(frames)
+            } else if let s = (part["video"] as? String) ?? url(part["video_url"]) {
+                source = .file(resolve(s, baseDirectory))
+            } else {
+                throw QwenVLError("\(path): video part needs a \"video\" path or frame list, or \"video_url\": {\"url\": …}")
+            }
+            var video = VideoInput(source: source)
+            video.fps = try double("fps")
+            video.nframes = try int("nframes")
+            video.minFrames = try int("min_frames")
+            video.maxFrames = try int("max_frames")
+            video.minPixels = try int("min_pixels")
+            video.maxPixels = try int("max_pixels")
+            video.totalPixels = try int("total_pixels")
+            video.videoStart = try double("video_start")
+            video.videoEnd = try double("video_end")
+            return .video(video)
+        }
+        if let text = part["text"] {
+            guard let s = text as? String else { throw QwenVLError("\(path): \"text\" must be a string") }
+            return .text(s)
+        }
+        if let type { throw QwenVLError("\(path): unsupported content part type '\(type)'") }
+        return nil   // the template ignores parts it does not recognise
+    }
+
+    /// Makes a relative file path absolute against `base`; URLs and absolute paths pass through.
+    static func resolve(_ source: String, _ base: URL?) -> String {
+        let lower = source.lowercased()
+        if lower.hasPrefix("data:") || lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("file://") || source.hasPrefix("/") {
+            return source
+        }
+        guard let base else { return source }
+        return base.appendingPathComponent(source).path
+    }
+
+    static func jsonErrorSummary(_ error: Error) -> String {
+        let ns = error as NSError
+        if let detail = ns.userInfo["NSDebugDescription"] as? String { return detail }
+        return ns.localizedDescription
+    }
+
+    /// The template's view of this message.
+    var templateMessage: TemplateMessage {
+        switch content {
+        case .string(let s):
+            return TemplateMessage(role: role, content: .string(s))
+        case .parts(let parts):
+            return TemplateMessage(role: role, content: .parts(parts.map { part in
+                switch part {
+                case .text(let t): .text(t)
+                case .image: .image
+                case .video: .video
+                }
+            }))
+        }
+    }
+}
+
+extension ChatMessage {
+    /// Resolves a command-line media path against `base` (URLs and absolute paths pass through).
+    public static func resolvePath(_ source: String, _ base: URL) -> String { resolve(source, base) }
+}

@@ -1,2 +1,0 @@
-import QwenVLCore
-import QwenVLTokenizer

@@ -1,0 +1,62 @@
+import Foundation
+import QwenVLCore
+import QwenVLTokenizer
+
+/// A loaded Qwen2-VL checkpoint: configuration, tokenizer, chat template and weights.
+///
+/// Immutable and `Sendable`: one instance serves any number of conversations. Per-request state (the KV cache,
+/// the rope delta, the sampler's random generator) lives in ``DecodeState`` values handed in and out.
+///
+/// ```swift
+/// let model = try QwenVLModel.load(from: URL(fileURLWithPath: "Qwen2-VL-2B-Instruct"))
+/// let result = try model.generate(messages: [ChatMessage(role: "user", text: "Hello!")])
+/// print(result.text)
+/// ```
+public final class QwenVLModel: Sendable {
+    /// The checkpoint folder.
+    public let directory: URL
+    public let configuration: Configuration
+    /// Sampling defaults from `generation_config.json`.
+    public let generationDefaults: GenerationParameters
+    public let tokenizer: QwenTokenizer
+    public let chatTemplate: ChatTemplate
+    public let languageModel: LanguageModel
+    public let visionEncoder: VisionEncoder
+    /// Seconds spent in `load`.
+    public let loadSeconds: Double
+
+    /// Loads a HuggingFace Qwen2-VL checkpoint folder as downloaded (config, generation config, tokenizer,
+    /// safetensors single-file or sharded, memory-mapped).
+    public static func load(from directory: URL) throws -> QwenVLModel {
+        try QwenVLModel(directory: directory)
+    }
+
+    private init(directory: URL) throws {
+        let start = Date()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw QwenVLError("model folder not found: \(directory.path)")
+        }
+        self.directory = directory
+        configuration = try Configuration(directory: directory)
+        generationDefaults = try GenerationParameters.defaults(directory: directory, configuration: configuration)
+        do {
+            tokenizer = try QwenTokenizer.load(directory: directory)
+        } catch {
+            throw QwenVLError("tokenizer: \(error)")
+        }
+        chatTemplate = .qwen2VL
+        let weights: WeightStore
+        do {
+            weights = try WeightStore(directory: directory)
+            languageModel = try LanguageModel(config: configuration.text, weights: weights)
+            visionEncoder = try VisionEncoder(config: configuration.vision, weights: weights)
+        } catch let error as CheckpointError {
+            throw QwenVLError(error.description)
+        }
+        loadSeconds = Date().timeIntervalSince(start)
+    }
+
+    /// A fresh per-conversation state.
+    public func makeState() -> DecodeState { DecodeState(cache: languageModel.makeCache()) }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import QwenVL
+import QwenVLCore
+
+/// `qwenvl generate`: answer one prompt or a messages file, streaming or as JSON.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate an answer for a prompt (text, images, videos).",
+        discussion: """
+        Examples:
+          qwenvl generate --model Qwen2-VL-2B-Instruct --prompt "Write a haiku about the sea."
+          qwenvl generate --model DIR --messages chat.json --json
+        Sampling defaults come from the checkpoint's generation_config.json; --temperature 0 is greedy.
+        """)
+
+    @Option(help: "Checkpoint folder (HuggingFace layout).") var model: String
+    @Option(help: "User prompt text.") var prompt: String?
+    @Option(help: "JSON file with an array of {role, content} messages.") var messages: String?
+    @Option(help: "System prompt (default: the template's).") var system: String?
+    @Option(help: "Image path or URL to attach to the prompt (repeatable).") var image: [String] = []
+    @Option(help: "Video path to attach to the prompt (repeatable).") var video: [String] = []
+    @Option(name: .customLong("max-tokens"), help: "Maximum tokens to generate.") var maxTokens: Int = 128
+    @Option(help: "Sampling temperature; 0 = greedy.") var temperature: Float?
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass.") var topP: Float?
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0 = off).") var topK: Int?
+    @Option(name: .customLong("min-p"), help: "Drop tokens below min-p × the top probability.") var minP: Float?
+    @Option(name: .customLong("repetition-penalty"), help: "HF repetition penalty; 1 disables it.") var repetitionPenalty: Float?
+    @Option(help: "Random seed for sampling.") var seed: UInt64?
+    @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
+    @Flag(help: "Print one JSON object (ids, text, timings) as the last line of stdout.") var json = false
+    @Option(name: .customLong("dump-logits"), help: "Write the last prompt position's logits as a float32 .npy.") var dumpLogits: String?
+    @Flag(name: .customLong("add-vision-id"), help: "Label images and videos 'Picture N:' / 'Video N:'.") var addVisionID = false
+
+    func validate() throws {
+        if (prompt == nil) == (messages == nil) { throw ValidationError("give exactly one of --prompt or --messages") }
+        if maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0") }
+        if let temperature, temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be ≥ 0") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if let topK, topK < 0 { throw ValidationError("--top-k must be ≥ 0") }
+        if let minP, !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1]") }
+        if let repetitionPenalty, !(repetitionPenalty > 0) { throw ValidationError("--repetition-penalty must be > 0") }
+    }
+
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as QwenVLError {
+            throw fail(error.description)
+        } catch let error as CheckpointError {
+            throw fail(error.description)
+        }
+    }
+
+    private func execute() throws {
+        let conversation = try buildMessages()
+        let loadStart = Date()
+        let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        var parameters = qwen.generationDefaults
+        parameters.maxTokens = maxTokens
+        if let temperature {
+            parameters.temperature = temperature
+            parameters.doSample = temperature > 0
+        }
+        if let topP { parameters.topP = topP }
+        if let topK { parameters.topK = topK }
+        if let minP { parameters.minP = minP }
+        if let repetitionPenalty { parameters.repetitionPenalty = repetitionPenalty }
+        parameters.seed = seed
+        parameters.stopStrings = stop
+
+        let input = try qwen.prepare(messages: conversation, addVisionID: addVisionID)
+        var state = qwen.makeState()
+        let streaming = !json
+        let result = try qwen.generate(input, parameters: parameters, state: &state) { chunk in
+            if streaming, !chunk.text.isEmpty {
+                FileHandle.standardOutput.write(Data(chunk.text.utf8))
+            }
+            return true
+        }
+        if streaming { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if let dumpLogits {
+            try NumpyFile.write(result.promptLogits, shape: [result.promptLogits.count], to: URL(fileURLWithPath: dumpLogits))
+        }
+        if json {
+            let t = result.timings
+            let object: [String: Any] = [
+                "prompt_token_ids": result.promptTokenIDs.map(Int.init),
+                "token_ids": result.tokenIDs.map(Int.init),
+                "text": result.text,
+                "finish_reason": result.finishReason == .cancelled ? "stop" : result.finishReason.rawValue,
+                "timings": [
+                    "load_s": loadSeconds, "vision_s": t.visionSeconds, "prefill_s": t.prefillSeconds,
+                    "decode_s": t.decodeSeconds, "prefill_tokens_per_s": t.prefillTokensPerSecond,
+                    "decode_tokens_per_s": t.decodeTokensPerSecond,
+                ],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            let t = result.timings
+            printError(String(format: "[prompt %d tokens, %.1f tok/s | answer %d tokens, %.1f tok/s]",
+                              result.promptTokenIDs.count, t.prefillTokensPerSecond, result.tokenIDs.count, t.decodeTokensPerSecond))
+        }
+    }
+
+    /// The conversation from --messages, or from --system/--prompt/--image/--video.
+    private func buildMessages() throws -> [ChatMessage] {
+        if let messages {
+            let url = URL(fileURLWithPath: messages)
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw QwenVLError("cannot read messages file \(messages)")
+            }
+            var list = try ChatMessage.parseList(data, baseDirectory: url.deletingLastPathComponent())
+            if let system {
+                if list.first?.role == "system" { list[0].content = .string(system) }
+                else { list.insert(ChatMessage(role: "system", text: system), at: 0) }
+            }
+            return list
+        }
+        var result: [ChatMessage] = []
+        if let system { result.append(ChatMessage(role: "system", text: system)) }
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        var parts: [ContentPart] = image.map { .image(ImageInput(source: ChatMessage.resolvePath($0, cwd))) }
+        parts += video.map { .video(VideoInput(source: .file(ChatMessage.resolvePath($0, cwd)))) }
+        if parts.isEmpty {
+            result.append(ChatMessage(role: "user", text: prompt ?? ""))
+        } else {
+            parts.append(.text(prompt ?? ""))
+            result.append(ChatMessage(role: "user", content: .parts(parts)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Foundation
+
+/// The `qwenvl` command line: run Qwen2-VL checkpoints on the CPU.
+@main
+struct QwenVLCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qwenvl",
+        abstract: "Run Qwen2-VL vision-language models locally on the CPU.",
+        subcommands: [GenerateCommand.self, TokenizeCommand.self])
+}
+
+/// Prints `error: …` on stderr and exits 1 (one line, no stack trace).
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(1)
+}
+
+/// Writes to stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

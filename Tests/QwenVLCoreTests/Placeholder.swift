@@ -1,2 +1,0 @@
-import XCTest
-final class QwenVLCoreTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+import QwenVLCore
+
+/// The `qwenvl` executable honours its command-line contract (flags, JSON output, exit codes).
+final class CLITests: XCTestCase {
+    /// The built `qwenvl` next to the test bundle.
+    static var executable: URL {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("qwenvl")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return Bundle.main.bundleURL.appendingPathComponent("qwenvl")
+    }
+
+    struct Run { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    func testGenerateJSONAndLogitsMatchReference() throws {
+        let cases = try Fixtures.json(Fixtures.reference.appendingPathComponent("text_cases.json")) as! [[String: Any]]
+        let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-bf16/text.json")) as! [String: Any])["cases"] as! [[String: Any]]
+        // Write case 0's messages to a file and run the CLI on it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let messagesURL = dir.appendingPathComponent("messages.json")
+        try JSONSerialization.data(withJSONObject: cases[0]["messages"]!).write(to: messagesURL)
+        let logitsURL = dir.appendingPathComponent("logits.npy")
+        let r = try run(["generate", "--model", Fixtures.checkpoint("tiny-bf16").path, "--messages", messagesURL.path,
+                         "--temperature", "0", "--repetition-penalty", "1", "--max-tokens", "16", "--json", "--dump-logits", logitsURL.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let object = try JSONSerialization.jsonObject(with: Data(last.utf8)) as! [String: Any]
+        XCTAssertEqual(Fixtures.ints(object["prompt_token_ids"]), Fixtures.ints(refs[0]["prompt_token_ids"]))
+        XCTAssertEqual(Fixtures.ints(object["token_ids"]), Fixtures.ints(refs[0]["greedy_token_ids"]))
+        let finish = object["finish_reason"] as? String
+        XCTAssertTrue(finish == "stop" || finish == "length")
+        let timings = try XCTUnwrap(object["timings"] as? [String: Any])
+        for key in ["load_s", "vision_s", "prefill_s", "decode_s", "prefill_tokens_per_s", "decode_tokens_per_s"] {
+            XCTAssertNotNil(timings[key] as? Double, key)
+        }
+        let (dumped, shape) = try NumpyFile.read(logitsURL)
+        XCTAssertEqual(shape, [151936])
+        let (expected, _) = try NumpyFile.read(Fixtures.reference.appendingPathComponent("tiny-bf16").appendingPathComponent(refs[0]["logits_file"] as! String))
+        XCTAssertLessThanOrEqual(Fixtures.relativeMaxError(dumped, expected), 5e-3)
+    }
+
+    func testTokenizeJSONLMatchesReference() throws {
+        let corpus = try String(contentsOf: Fixtures.reference.appendingPathComponent("tokenizer_corpus.jsonl"), encoding: .utf8)
+        let ids = try String(contentsOf: Fixtures.reference.appendingPathComponent("tokenizer_corpus.ids.jsonl"), encoding: .utf8)
+        let lines = corpus.split(separator: "\n").prefix(200)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-tok-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let r = try run(["tokenize", "--model", Fixtures.checkpoint("tiny-f32").path, "--jsonl", file.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let got = r.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Int] }
+        let want = ids.split(separator: "\n").prefix(200).map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Int] }
+        XCTAssertEqual(got, want)
+        let single = try run(["tokenize", "--model", Fixtures.checkpoint("tiny-f32").path, "--text", "<|im_start|>user\nHi"])
+        XCTAssertEqual(single.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[151644,872,198,13048]")
+    }
+
+    func testErrorsAreOneLineWithNonZeroExit() throws {
+        let missing = try run(["generate", "--model", "/nonexistent/model", "--prompt", "hi"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertEqual(missing.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("model folder not found"), missing.stderr)
+        XCTAssertTrue(missing.stdout.isEmpty)
+
+        let badMessages = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-bad-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: badMessages) }
+        try Data("[{\"role\": \"user\", \"content\": ".utf8).write(to: badMessages)
+        let invalid = try run(["generate", "--model", Fixtures.checkpoint("tiny-f32").path, "--messages", badMessages.path])
+        XCTAssertNotEqual(invalid.status, 0)
+        XCTAssertTrue(invalid.stderr.contains("messages: invalid JSON"), invalid.stderr)
+
+        let both = try run(["generate", "--model", "x"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--prompt or --messages"), both.stderr)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class QwenVLTestsPlaceholder: XCTestCase { func testBuilds() {} }
