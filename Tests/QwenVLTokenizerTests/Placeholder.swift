@@ -1,2 +1,0 @@
-import XCTest
-final class QwenVLTokenizerTestsPlaceholder: XCTestCase { func testBuilds() {} }
