@@ -1,3 +1,5 @@
+import Foundation
+
 /// Pillow 11.3's BICUBIC resize (`Image.resize((w, h))`, the filter qwen-vl-utils uses), bit-exact.
 ///
 /// Port of libImaging/Resample.c for 8-bit images (spec §3.3):
@@ -54,25 +56,27 @@ public enum BicubicResize {
                 c.weights.withUnsafeBufferPointer { weights in
                     c.bounds.withUnsafeBufferPointer { bounds in
                         let half = Int32(1) << Int32(precisionBits - 1)
-                        var o = 0
-                        for y in rows {
-                            let row = y * inWidth * 3
-                            for xx in 0..<outWidth {
-                                let xmin = Int(bounds[2 * xx]), taps = Int(bounds[2 * xx + 1])
-                                let k = xx * ksize
-                                var s0 = half, s1 = half, s2 = half
-                                var p = row + xmin * 3
-                                for t in 0..<taps {
-                                    let w = weights[k + t]
-                                    s0 &+= Int32(src[p]) &* w
-                                    s1 &+= Int32(src[p + 1]) &* w
-                                    s2 &+= Int32(src[p + 2]) &* w
-                                    p += 3
+                        forEachBlock(rows.count, work: outWidth * ksize) { block in
+                            for r in block {
+                                let row = (rows.lowerBound + r) * inWidth * 3
+                                var o = r * outWidth * 3
+                                for xx in 0..<outWidth {
+                                    let xmin = Int(bounds[2 * xx]), taps = Int(bounds[2 * xx + 1])
+                                    let k = xx * ksize
+                                    var s0 = half, s1 = half, s2 = half
+                                    var p = row + xmin * 3
+                                    for t in 0..<taps {
+                                        let w = weights[k + t]
+                                        s0 &+= Int32(src[p]) &* w
+                                        s1 &+= Int32(src[p + 1]) &* w
+                                        s2 &+= Int32(src[p + 2]) &* w
+                                        p += 3
+                                    }
+                                    out[o] = clip8(s0)
+                                    out[o + 1] = clip8(s1)
+                                    out[o + 2] = clip8(s2)
+                                    o += 3
                                 }
-                                out[o] = clip8(s0)
-                                out[o + 1] = clip8(s1)
-                                out[o + 2] = clip8(s2)
-                                o += 3
                             }
                         }
                     }
@@ -87,26 +91,49 @@ public enum BicubicResize {
     static func verticalPass(_ source: [UInt8], width: Int, rowOffset: Int, _ c: ResampleCoefficients) -> [UInt8] {
         let rowLength = width * 3, outHeight = c.outSize, ksize = c.ksize
         let count = outHeight * rowLength
-        var accumulator = [Int32](repeating: 0, count: rowLength)
         return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
             source.withUnsafeBufferPointer { src in
-                accumulator.withUnsafeMutableBufferPointer { acc in
+                c.weights.withUnsafeBufferPointer { weights in
                     let half = Int32(1) << Int32(precisionBits - 1)
-                    for yy in 0..<outHeight {
-                        let ymin = c.start(yy) - rowOffset, taps = c.count(yy)
-                        for i in 0..<rowLength { acc[i] = half }
-                        for t in 0..<taps {
-                            let w = c.weights[yy * ksize + t]
-                            let base = (ymin + t) * rowLength
-                            // Integer sums: the order of the taps cannot change the result.
-                            for i in 0..<rowLength { acc[i] &+= Int32(src[base + i]) &* w }
+                    forEachBlock(outHeight, work: rowLength * ksize) { block in
+                        var acc = [Int32](repeating: 0, count: rowLength)
+                        acc.withUnsafeMutableBufferPointer { acc in
+                            for yy in block {
+                                let ymin = c.start(yy) - rowOffset, taps = c.count(yy)
+                                for i in 0..<rowLength { acc[i] = half }
+                                for t in 0..<taps {
+                                    let w = weights[yy * ksize + t]
+                                    let base = (ymin + t) * rowLength
+                                    // Integer sums: the order of the taps cannot change the result.
+                                    for i in 0..<rowLength { acc[i] &+= Int32(src[base + i]) &* w }
+                                }
+                                let o = yy * rowLength
+                                for i in 0..<rowLength { out[o + i] = clip8(acc[i]) }
+                            }
                         }
-                        let o = yy * rowLength
-                        for i in 0..<rowLength { out[o + i] = clip8(acc[i]) }
                     }
                 }
             }
             initialized = count
+        }
+    }
+
+    /// Runs `body` over `0..<count` split into contiguous blocks, in parallel when the job is big enough
+    /// (`work` ≈ multiply-adds per item). Each item writes only its own output, so the result does not
+    /// depend on the split.
+    private static func forEachBlock(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        guard threads > 1, count >= 2, count * work >= 1 << 20 else {
+            body(0..<count)
+            return
+        }
+        let blocks = min(count, threads * 4)
+        withoutActuallyEscaping(body) { body in
+            // The blocks write disjoint rows of the output, so sharing the closure across threads is safe.
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                shared.value((count * b / blocks)..<(count * (b + 1) / blocks))
+            }
         }
     }
 
@@ -116,6 +143,12 @@ public enum BicubicResize {
         let v = sum >> Int32(precisionBits)
         return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
     }
+}
+
+/// Lets `forEachBlock` hand a closure over disjoint output rows to worker threads.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 extension RGBImage {

@@ -9,15 +9,18 @@ import FoundationNetworking
 /// or exhaust the process. Non-2xx statuses are errors (as `raise_for_status`).
 enum HTTPDownload {
     static func fetch(_ url: URL, limits: ImageSource.Limits) async throws -> Data {
+        // swift-corelibs-foundation truncates the timeout to whole seconds (0.5 s becomes an immediate
+        // timeout), so round it up to at least one second.
+        let timeout = max(1, limits.timeout.rounded(.up))
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = limits.timeout
-        configuration.timeoutIntervalForResource = limits.timeout
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         let delegate = DownloadDelegate(url: url.absoluteString, maxBytes: limits.maxDownloadBytes)
         let session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
         var request = URLRequest(url: url)
-        request.timeoutInterval = limits.timeout
+        request.timeoutInterval = timeout
         let task = session.dataTask(with: request)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

@@ -51,7 +51,8 @@ public enum ImageSource: Sendable, Equatable {
 
     /// Limits for loading: the download timeout and the most bytes accepted from the network.
     public struct Limits: Sendable, Equatable {
-        /// Seconds a download may stall (no bytes received) and, separately, may take in all.
+        /// Seconds a download may stall (no bytes received) and, separately, may take in all; rounded up to
+        /// whole seconds (at least 1) on Linux, whose URLSession ignores fractions.
         public var timeout: Double
         /// The most bytes an `http(s)` response may have; larger responses fail with `downloadTooLarge`.
         public var maxDownloadBytes: Int
