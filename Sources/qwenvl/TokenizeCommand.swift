@@ -31,9 +31,10 @@ struct TokenizeCommand: ParsableCommand {
             throw fail("cannot read \(jsonl ?? "")")
         }
         var output = ""
-        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.isEmpty { continue }
-            guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]) as? String else {
+        // Split on the newline byte: a line may begin with a scalar (e.g. U+FEFF) that Swift would join to "\n".
+        for (number, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            if line.isEmpty || line == Data([0x0D]) { continue }
+            guard let value = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) as? String else {
                 throw fail("\(jsonl):\(number + 1): not a JSON string")
             }
             output += "[" + tokenizer.encode(value).map(String.init).joined(separator: ",") + "]\n"
