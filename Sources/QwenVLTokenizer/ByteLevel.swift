@@ -37,12 +37,28 @@ enum ByteLevel {
     /// through the table, or — if any character is not in the table — the token's own UTF-8 bytes.
     static func decode(_ token: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(token.utf8.count)
-        for s in token.unicodeScalars {
-            let v = Int(s.value)
-            guard v < scalarToByte.count, scalarToByte[v] >= 0 else { return Array(token.utf8) }
+        appendDecoded(token, to: &out)
+        return out
+    }
+
+    /// `decode`, appending to `out` (fast path over the UTF-8: table characters are 1–2 bytes long).
+    static func appendDecoded(_ token: String, to out: inout [UInt8]) {
+        let start = out.count
+        var iterator = token.utf8.makeIterator()
+        while let b0 = iterator.next() {
+            var v = Int(b0)
+            if b0 >= 0x80 {
+                // Only 2-byte sequences (U+0080…U+07FF) can be table characters.
+                guard b0 & 0xE0 == 0xC0, let b1 = iterator.next() else { return fallback(token, start, &out) }
+                v = Int(b0 & 0x1F) << 6 | Int(b1 & 0x3F)
+            }
+            guard v < scalarToByte.count, scalarToByte[v] >= 0 else { return fallback(token, start, &out) }
             out.append(UInt8(scalarToByte[v]))
         }
-        return out
+    }
+
+    private static func fallback(_ token: String, _ start: Int, _ out: inout [UInt8]) {
+        out.removeSubrange(start...)
+        out.append(contentsOf: token.utf8)
     }
 }

@@ -21,7 +21,8 @@ public final class QwenTokenizer: Sendable {
 
     /// Token string per id (byte-level form for BPE tokens); nil for ids no token uses.
     private let idToToken: [String?]
-    private let tokenToID: [String: Int32]
+    private let modelTokenToID: TokenLookupTable
+    private let addedTokenToID: TokenLookupTable
     /// Bytes of each id's text: `decodeBytes[decodeOffsets[id]..<decodeOffsets[id + 1]]`.
     private let decodeOffsets: [Int32]
     private let decodeBytes: [UInt8]
@@ -32,6 +33,9 @@ public final class QwenTokenizer: Sendable {
     private let normalizedMatcher: AddedTokenMatcher
     private let normalizeNFC: Bool
     private let cache: WordCache
+
+    /// Ids at or above this are rejected as corrupt (real vocabularies have well under a million tokens).
+    static let maxTokenID: Int32 = 1 << 24
 
     /// Loads `tokenizer.json` (and, when present in the same folder, `tokenizer_config.json`).
     public static func load(directory: URL) throws -> QwenTokenizer {
@@ -62,56 +66,72 @@ public final class QwenTokenizer: Sendable {
         var maxID: Int32 = -1
         for entry in file.vocab { maxID = max(maxID, entry.id) }
         for token in file.addedTokens { maxID = max(maxID, token.id) }
+        guard maxID < QwenTokenizer.maxTokenID else {
+            throw TokenizerError.invalidVocabulary(source: source, reason: "token id \(maxID) is implausibly large")
+        }
         let size = Int(maxID) + 1
         vocabularySize = size
 
-        var modelVocab = [String: Int32](minimumCapacity: file.vocab.count)
         var strings = [String?](repeating: nil, count: size)
+        var modelVocab = TokenLookupTable(capacity: file.vocab.count)
         for (token, id) in file.vocab {
-            modelVocab[token] = id
             strings[Int(id)] = token
+            modelVocab.insert(token, id: id, replace: true)
         }
-        // Added tokens take precedence for id → token and token → id, as in HF's AddedVocabulary.
-        var lookup = modelVocab
-        var added = file.addedTokens
-        added.sort { $0.id < $1.id }
-        for token in added {
-            strings[Int(token.id)] = token.content
-            lookup[token.content] = token.id
-        }
-        idToToken = strings
-        tokenToID = lookup
-        addedTokens = added
 
-        var specials: [String: Int32] = [:]
-        for token in added where token.special { specials[token.content] = token.id }
-        specialTokens = specials
-        specialFlags = strings.map { $0.map { specials[$0] != nil } ?? false }
-
-        var offsets = [Int32](repeating: 0, count: size + 1)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(size * 7)
-        for id in 0..<size {
-            if let token = strings[id] { bytes.append(contentsOf: ByteLevel.decode(token)) }
-            offsets[id + 1] = Int32(bytes.count)
-        }
-        decodeOffsets = offsets
-        decodeBytes = bytes
-
+        // Merges refer to BPE vocabulary strings; the merged token is the concatenation of the pair.
         var byteToID = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            let character = ByteLevel.encode([UInt8(b)])
-            byteToID[b] = modelVocab[character] ?? -1
-        }
+        for b in 0..<256 { byteToID[b] = modelVocab.lookup(ByteLevel.encode([UInt8(b)])) ?? -1 }
         var table = MergeTable(capacity: file.merges.count)
+        var joined: [UInt8] = []
         for (rank, (left, right)) in file.merges.enumerated() {
-            guard let a = modelVocab[left], let b = modelVocab[right], let merged = modelVocab[left + right] else {
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: left.utf8)
+            joined.append(contentsOf: right.utf8)
+            guard let a = modelVocab.lookup(left), let b = modelVocab.lookup(right),
+                  let merged = joined.withUnsafeBufferPointer({ modelVocab.lookup($0) }) else {
                 throw TokenizerError.invalidVocabulary(
                     source: source, reason: "merge #\(rank) \"\(left) \(right)\" uses a token missing from the vocab")
             }
             table.insert(left: a, right: b, rank: UInt32(rank), merged: merged)
         }
         bpe = BytePairEncoding(byteToID: byteToID, merges: table)
+
+        // Added tokens take precedence for id → token and token → id, as in HF's AddedVocabulary.
+        var added = file.addedTokens
+        added.sort { $0.id < $1.id }
+        var addedLookup = TokenLookupTable(capacity: added.count)
+        for token in added {
+            strings[Int(token.id)] = token.content
+            addedLookup.insert(token.content, id: token.id, replace: true)
+        }
+        idToToken = strings
+        modelTokenToID = modelVocab
+        addedTokenToID = addedLookup
+        addedTokens = added
+
+        // HF skips, with skip_special_tokens, every id whose token string is a special token's content.
+        var specials: [String: Int32] = [:]
+        var flags = [Bool](repeating: false, count: size)
+        for token in added where token.special {
+            specials[token.content] = token.id
+            flags[Int(token.id)] = true
+            if let modelID = modelVocab.lookup(token.content), strings[Int(modelID)] == token.content {
+                flags[Int(modelID)] = true
+            }
+        }
+        specialTokens = specials
+        specialFlags = flags
+
+        var offsets = [Int32](repeating: 0, count: size + 1)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size * 7)
+        for id in 0..<size {
+            if let token = strings[id] { ByteLevel.appendDecoded(token, to: &bytes) }
+            offsets[id + 1] = Int32(bytes.count)
+        }
+        decodeOffsets = offsets
+        decodeBytes = bytes
 
         normalizeNFC = file.normalizeNFC
         let nfc = file.normalizeNFC
@@ -123,7 +143,8 @@ public final class QwenTokenizer: Sendable {
         func configToken(_ key: String) -> Int32? {
             guard let value = config?[key] else { return nil }
             let name = value.stringValue ?? value["content"]?.stringValue
-            return name.flatMap { lookup[$0] }
+            guard let name else { return nil }
+            return addedLookup.lookup(name) ?? modelVocab.lookup(name)
         }
         eosTokenID = configToken("eos_token")
         padTokenID = configToken("pad_token")
@@ -132,7 +153,9 @@ public final class QwenTokenizer: Sendable {
     // MARK: - Vocabulary
 
     /// The id of a token string (an added token's content, or a BPE token in byte-level form like `Ġhello`).
-    public func id(of token: String) -> Int32? { tokenToID[token] }
+    public func id(of token: String) -> Int32? {
+        addedTokenToID.lookup(token) ?? modelTokenToID.lookup(token)
+    }
 
     /// The token string of an id (byte-level form for BPE tokens), or nil for an unknown id.
     public func token(of id: Int32) -> String? {

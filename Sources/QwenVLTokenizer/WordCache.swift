@@ -35,35 +35,10 @@ final class WordCache: @unchecked Sendable {
         ids.reserveCapacity(1 << 14)
     }
 
-    /// A 64-bit hash of the bytes, never 0 (0 marks an empty slot).
-    @inline(__always)
-    private static func hash(_ p: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(p.count)
-        var i = 0
-        let n = p.count
-        while i + 8 <= n {
-            var word: UInt64 = 0
-            for k in 0..<8 { word |= UInt64(p[i + k]) << (8 * UInt64(k)) }
-            h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
-            h ^= h >> 29
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n {
-            tail |= UInt64(p[i]) << shift
-            shift += 8
-            i += 1
-        }
-        h = (h ^ tail) &* 0x9E37_79B9_7F4A_7C15
-        h ^= h >> 32
-        return h == 0 ? 1 : h
-    }
-
     /// Appends the cached ids of `piece` to `out` and returns true, or returns false on a miss.
     func lookup(_ piece: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) -> Bool {
         guard piece.count <= WordCache.maxKeyLength else { return false }
-        let h = WordCache.hash(piece)
+        let h = ByteHash.hash(piece)
         lock.lock()
         defer { lock.unlock() }
         var slot = Int(truncatingIfNeeded: h) & mask
@@ -94,7 +69,7 @@ final class WordCache: @unchecked Sendable {
     /// Remembers the ids of `piece` (clearing the whole cache first when it is full).
     func insert(_ piece: UnsafeBufferPointer<UInt8>, ids newIDs: ArraySlice<Int32>) {
         guard piece.count <= WordCache.maxKeyLength else { return }
-        let h = WordCache.hash(piece)
+        let h = ByteHash.hash(piece)
         lock.lock()
         defer { lock.unlock() }
         if count >= WordCache.maxEntries || keys.count + piece.count > WordCache.maxArenaBytes {

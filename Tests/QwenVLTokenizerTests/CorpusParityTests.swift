@@ -45,6 +45,22 @@ final class CorpusParityTests: XCTestCase {
         XCTAssertEqual(mismatches, 0, "\(mismatches) of \(corpus.texts.count) corpus lines differ from HF")
     }
 
+    /// The tokenizer is shared across threads (its word cache is lock-protected): results must not change.
+    func testConcurrentEncodingMatchesHF() throws {
+        let tokenizer = try Fixtures.tokenizer()
+        let corpus = try Self.loadCorpus()
+        let workers = 4
+        let failures = LockedCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            // Each worker walks the corpus from a different offset so cache inserts and hits interleave.
+            for step in 0..<corpus.texts.count {
+                let line = (step + worker * corpus.texts.count / workers) % corpus.texts.count
+                if tokenizer.encode(corpus.texts[line]) != corpus.ids[line] { failures.increment() }
+            }
+        }
+        XCTAssertEqual(failures.value, 0)
+    }
+
     func testDecodeMatchesHFOnEveryLine() throws {
         let tokenizer = try Fixtures.tokenizer()
         let corpus = try Self.loadCorpus()
@@ -77,4 +93,12 @@ final class CorpusParityTests: XCTestCase {
             }
         }
     }
+}
+
+/// A thread-safe counter for concurrent tests.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }
