@@ -27,6 +27,20 @@ final class BicubicResizeTests: XCTestCase {
         }
     }
 
+    func testDecodeThenResizeMatchesTheRealFetchImage() async throws {
+        // The fixture bytes are the output of qwen-vl-utils' own fetch_image({"image": "file://…"}).
+        let cases = try MediaFixtures.manifest("fetch_image_cases.json",
+                                               as: MediaFixtures.Manifest<MediaFixtures.DecodeCase>.self).cases
+        XCTAssertGreaterThanOrEqual(cases.count, 5)
+        for item in cases {
+            let reference = "file://" + MediaFixtures.url("decode/\(item.file)").path
+            let image = try await ImageSource(reference: reference).loadImage()
+            let expected = [UInt8](try MediaFixtures.data("decode/\(item.rgb)"))
+            assertSameRGB(try image.resized(width: item.width, height: item.height), expected: expected,
+                          width: item.width, height: item.height, "fetch_image(\(item.file))")
+        }
+    }
+
     func testRejectsNonPositiveSizes() throws {
         let image = try RGBImage(width: 2, height: 2, pixels: [UInt8](repeating: 7, count: 12))
         XCTAssertThrowsError(try image.resized(width: 0, height: 2)) { error in

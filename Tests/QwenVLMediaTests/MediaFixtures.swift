@@ -23,7 +23,7 @@ enum MediaFixtures {
         let rgb: String
         let width: Int
         let height: Int
-        let pillow_mode: String
+        let pillow_mode: String?
     }
 
     struct ResizeCase: Decodable {
