@@ -134,7 +134,7 @@ def write_nfc():
 def write_decode_cases():
     rng = random.Random(1234)
     vocab_size = tok.get_vocab_size(with_added_tokens=True)
-    byte_tokens = [tok.token_to_id(t) for t in tok.get_vocab() if len(t) == 1]
+    byte_tokens = sorted(tok.token_to_id(t) for t in tok.get_vocab() if len(t) == 1)
     cases = []
     for i in range(400):
         n = rng.randint(1, 12)
