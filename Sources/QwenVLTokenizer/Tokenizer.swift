@@ -139,6 +139,9 @@ public final class QwenTokenizer: Sendable {
         rawMatcher = AddedTokenMatcher(tokens: added.filter { !$0.normalized }, normalize: normalize)
         normalizedMatcher = AddedTokenMatcher(tokens: added.filter { $0.normalized }, normalize: normalize)
         cache = WordCache()
+        // Build the lazily initialized Unicode tables now (~15 ms, once per process), not in the first request.
+        if nfc { _ = NFCData.shared }
+        _ = ScalarClassTable.bmp
 
         func configToken(_ key: String) -> Int32? {
             guard let value = config?[key] else { return nil }
