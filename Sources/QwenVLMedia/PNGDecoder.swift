@@ -26,7 +26,7 @@ enum PNGDecoder {
 
         var info = qvl_png_info()
         var raw: UnsafeMutablePointer<UInt8>?
-        let status = qvl_png_decode(base, input.count, UInt64(limits.maxPixels), &info, &raw)
+        let status = qvl_png_decode(base, input.count, UInt64(max(0, limits.maxPixels)), &info, &raw)
         defer { free(raw) }
         switch Int(status) {
         case QVL_PNG_OK: break
