@@ -74,54 +74,50 @@ extension ChatMessage {
     /// `total_pixels`, `video_start`, `video_end`), `{"type":"video_url","video_url":{"url":…}}`.
     /// Relative media paths resolve against `baseDirectory`.
     public static func parseList(_ data: Data, baseDirectory: URL? = nil) throws -> [ChatMessage] {
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data) } catch {
-            throw QwenVLError("messages: invalid JSON (\(Self.jsonErrorSummary(error)))")
+        // JSONValue, not JSONSerialization: Foundation's parser silently drops U+FEFF inside strings.
+        let json: JSONValue
+        do { json = try JSONValue.parse(Array(data), source: "messages") } catch {
+            throw QwenVLError("messages: invalid JSON (\(error))")
         }
-        guard let list = json as? [Any] else { throw QwenVLError("messages: expected a JSON array of {role, content} objects") }
+        guard let list = json.arrayValue else { throw QwenVLError("messages: expected a JSON array of {role, content} objects") }
         return try list.enumerated().map { index, item in try parse(item, index: index, baseDirectory: baseDirectory) }
     }
 
-    /// Parses one decoded JSON message object.
-    public static func parse(_ item: Any, index: Int, baseDirectory: URL?) throws -> ChatMessage {
-        guard let object = item as? [String: Any] else { throw QwenVLError("messages[\(index)]: expected an object") }
-        guard let role = object["role"] as? String else { throw QwenVLError("messages[\(index)]: missing \"role\"") }
-        switch object["content"] {
-        case let text as String:
+    /// Parses one message object.
+    public static func parse(_ item: JSONValue, index: Int, baseDirectory: URL?) throws -> ChatMessage {
+        guard item.objectValue != nil else { throw QwenVLError("messages[\(index)]: expected an object") }
+        guard let role = item["role"]?.stringValue else { throw QwenVLError("messages[\(index)]: missing \"role\"") }
+        switch item["content"] {
+        case .string(let text)?:
             return ChatMessage(role: role, content: .string(text))
-        case let parts as [Any]:
+        case .array(let parts)?:
             return ChatMessage(role: role, content: .parts(try parts.enumerated().compactMap { partIndex, part in
                 try parsePart(part, at: "messages[\(index)].content[\(partIndex)]", baseDirectory: baseDirectory)
             }))
-        case nil, is NSNull:
+        case nil, .null?:
             return ChatMessage(role: role, content: .string(""))
         default:
             throw QwenVLError("messages[\(index)]: \"content\" must be a string or a list of parts")
         }
     }
 
-    static func parsePart(_ value: Any, at path: String, baseDirectory: URL?) throws -> ContentPart? {
-        guard let part = value as? [String: Any] else { throw QwenVLError("\(path): expected an object") }
-        let type = part["type"] as? String
+    static func parsePart(_ part: JSONValue, at path: String, baseDirectory: URL?) throws -> ContentPart? {
+        guard part.objectValue != nil else { throw QwenVLError("\(path): expected an object") }
+        let type = part["type"]?.stringValue
+        func present(_ key: String) -> Bool { part[key].map { !$0.isNull } ?? false }
         func int(_ key: String) throws -> Int? {
-            guard let v = part[key], !(v is NSNull) else { return nil }
-            if let i = v as? Int { return i }
-            if let d = v as? Double, d == d.rounded() { return Int(d) }
-            throw QwenVLError("\(path): \"\(key)\" must be an integer")
+            guard let v = part[key], !v.isNull else { return nil }
+            guard let i = v.intValue else { throw QwenVLError("\(path): \"\(key)\" must be an integer") }
+            return i
         }
         func double(_ key: String) throws -> Double? {
-            guard let v = part[key], !(v is NSNull) else { return nil }
-            if let d = v as? Double { return d }
-            if let i = v as? Int { return Double(i) }
-            throw QwenVLError("\(path): \"\(key)\" must be a number")
+            guard let v = part[key], !v.isNull else { return nil }
+            guard case .number(let text) = v, let d = Double(text) else { throw QwenVLError("\(path): \"\(key)\" must be a number") }
+            return d
         }
-        func url(_ v: Any?) -> String? {
-            if let s = v as? String { return s }
-            if let o = v as? [String: Any] { return o["url"] as? String }
-            return nil
-        }
-        if type == "image" || part["image"] != nil || part["image_url"] != nil {
-            guard let source = (part["image"] as? String) ?? url(part["image_url"]) else {
+        func url(_ v: JSONValue?) -> String? { v?.stringValue ?? v?["url"]?.stringValue }
+        if type == "image" || type == "image_url" || present("image") || present("image_url") {
+            guard let source = part["image"]?.stringValue ?? url(part["image_url"]) else {
                 throw QwenVLError("\(path): image part needs an \"image\" path/URL or \"image_url\": {\"url\": …}")
             }
             var image = ImageInput(source: resolve(source, baseDirectory), minPixels: try int("min_pixels"), maxPixels: try int("max_pixels"))
@@ -129,16 +125,16 @@ extension ChatMessage {
             image.resizedWidth = try int("resized_width")
             return .image(image)
         }
-        if type == "video" || type == "video_url" || part["video"] != nil || part["video_url"] != nil {
+        if type == "video" || type == "video_url" || present("video") || present("video_url") {
             let source: VideoInput.Source
-            if let list = part["video"] as? [Any] {
+            if let list = part["video"]?.arrayValue {
                 let frames = try list.map { f -> String in
-                    guard let s = f as? String else { throw QwenVLError("\(path): video frame list must hold paths") }
+                    guard let s = f.stringValue else { throw QwenVLError("\(path): video frame list must hold paths") }
                     return resolve(s, baseDirectory)
                 }
                 guard !frames.isEmpty else { throw QwenVLError("\(path): video frame list is empty") }
                 source = .frames(frames)
-            } else if let s = (part["video"] as? String) ?? url(part["video_url"]) {
+            } else if let s = part["video"]?.stringValue ?? url(part["video_url"]) {
                 source = .file(resolve(s, baseDirectory))
             } else {
                 throw QwenVLError("\(path): video part needs a \"video\" path or frame list, or \"video_url\": {\"url\": …}")
@@ -155,11 +151,11 @@ extension ChatMessage {
             video.videoEnd = try double("video_end")
             return .video(video)
         }
-        if let text = part["text"] {
-            guard let s = text as? String else { throw QwenVLError("\(path): \"text\" must be a string") }
+        if let text = part["text"], !text.isNull {
+            guard let s = text.stringValue else { throw QwenVLError("\(path): \"text\" must be a string") }
             return .text(s)
         }
-        if let type { throw QwenVLError("\(path): unsupported content part type '\(type)'") }
+        if let type, type != "text" { throw QwenVLError("\(path): unsupported content part type '\(type)'") }
         return nil   // the template ignores parts it does not recognise
     }
 
@@ -171,12 +167,6 @@ extension ChatMessage {
         }
         guard let base else { return source }
         return base.appendingPathComponent(source).path
-    }
-
-    static func jsonErrorSummary(_ error: Error) -> String {
-        let ns = error as NSError
-        if let detail = ns.userInfo["NSDebugDescription"] as? String { return detail }
-        return ns.localizedDescription
     }
 
     /// The template's view of this message.

@@ -51,49 +51,59 @@ public enum Sampler {
         return Int32(best)
     }
 
-    /// The next token: greedy, or temperature → top-k → top-p → min-p → multinomial.
-    public static func next(_ rawLogits: [Float], history: [Int32], parameters p: GenerationParameters, rng: inout SamplerRNG) -> Int32 {
+    /// The next token: greedy, or a draw from ``distribution(_:history:parameters:)``.
+    public static func next(_ logits: [Float], history: [Int32], parameters p: GenerationParameters, rng: inout SamplerRNG) -> Int32 {
+        if p.isGreedy {
+            var penalized = logits
+            applyRepetitionPenalty(&penalized, history: history, penalty: p.repetitionPenalty)
+            return argmax(penalized)
+        }
+        let candidates = distribution(logits, history: history, parameters: p)
+        let u = Float(rng.nextUnit())
+        var cumulative: Float = 0
+        for (id, prob) in candidates {
+            cumulative += prob
+            if u < cumulative { return id }
+        }
+        return candidates.last!.id
+    }
+
+    /// The sampling distribution after repetition penalty → temperature → top-k → top-p → min-p (the order of
+    /// transformers' logits processors): the surviving ids, ascending by logit, with their probabilities.
+    public static func distribution(_ rawLogits: [Float], history: [Int32], parameters p: GenerationParameters) -> [(id: Int32, prob: Float)] {
         var logits = rawLogits
         applyRepetitionPenalty(&logits, history: history, penalty: p.repetitionPenalty)
-        if p.isGreedy { return argmax(logits) }
-        // Candidates as (index, scaled logit); temperature first.
-        let invT = 1 / p.temperature
-        var candidates: [(Int32, Float)]
+        let invT = p.temperature > 0 ? 1 / p.temperature : 1
+        var candidates: [(id: Int32, logit: Float)]
         if p.topK > 0 && p.topK < logits.count {
-            // Keep every logit ≥ the k-th largest (ties kept, as `scores < topk[-1]` removes only smaller ones).
+            // Keep every logit ≥ the k-th largest (HF removes only `scores < topk[-1]`, so ties survive).
             let kth = kthLargest(logits, p.topK)
             candidates = []
             for (i, l) in logits.enumerated() where l >= kth { candidates.append((Int32(i), l * invT)) }
         } else {
             candidates = logits.enumerated().map { (Int32($0.offset), $0.element * invT) }
         }
-        candidates.removeAll { !$0.1.isFinite && $0.1 < 0 }
-        guard !candidates.isEmpty else { return argmax(logits) }
+        candidates.removeAll { $0.logit == -.infinity }
+        candidates.sort { $0.logit < $1.logit }                                // ascending, as HF sorts
         if p.topP < 1 {
-            candidates.sort { $0.1 < $1.1 }                                   // ascending, as HF
-            let probs = softmax(candidates.map { $0.1 })
+            // Remove the low tail whose cumulative probability is ≤ 1 − top_p; the top token always stays.
+            let probs = softmax(candidates.map(\.logit))
             var cumulative: Float = 0
-            var firstKept = candidates.count - 1                              // the top token is always kept
+            var firstKept = candidates.count - 1
             for (i, prob) in probs.enumerated() {
                 cumulative += prob
                 if cumulative > 1 - p.topP { firstKept = min(i, candidates.count - 1); break }
             }
-            candidates = Array(candidates[firstKept...])
+            candidates.removeFirst(firstKept)
         }
         if p.minP > 0 {
-            let probs = softmax(candidates.map { $0.1 })
+            let probs = softmax(candidates.map(\.logit))
             let threshold = (probs.max() ?? 0) * p.minP
             let kept = zip(candidates, probs).filter { $0.1 >= threshold }.map(\.0)
             if !kept.isEmpty { candidates = kept }
         }
-        let probs = softmax(candidates.map { $0.1 })
-        let u = Float(rng.nextUnit())
-        var cumulative: Float = 0
-        for (c, prob) in zip(candidates, probs) {
-            cumulative += prob
-            if u < cumulative { return c.0 }
-        }
-        return candidates.last!.0
+        let probs = softmax(candidates.map(\.logit))
+        return zip(candidates, probs).map { ($0.id, $1) }
     }
 
     static func softmax(_ x: [Float]) -> [Float] {

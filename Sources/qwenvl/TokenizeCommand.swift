@@ -34,7 +34,8 @@ struct TokenizeCommand: ParsableCommand {
         // Split on the newline byte: a line may begin with a scalar (e.g. U+FEFF) that Swift would join to "\n".
         for (number, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line == Data([0x0D]) { continue }
-            guard let value = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) as? String else {
+            // JSONValue keeps every scalar (Foundation's JSONSerialization drops U+FEFF inside strings).
+            guard let value = (try? JSONValue.parse(Array(line), source: jsonl))?.stringValue else {
                 throw fail("\(jsonl):\(number + 1): not a JSON string")
             }
             output += "[" + tokenizer.encode(value).map(String.init).joined(separator: ",") + "]\n"

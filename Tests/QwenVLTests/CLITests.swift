@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import QwenVLCore
+import QwenVLTokenizer
 
 /// The `qwenvl` executable honours its command-line contract (flags, JSON output, exit codes).
 final class CLITests: XCTestCase {
@@ -32,14 +33,15 @@ final class CLITests: XCTestCase {
     }
 
     func testGenerateJSONAndLogitsMatchReference() throws {
-        let cases = try Fixtures.json(Fixtures.reference.appendingPathComponent("text_cases.json")) as! [[String: Any]]
+        let casesText = try JSONValue.parse(Array(Data(contentsOf: Fixtures.reference.appendingPathComponent("text_cases.json"))))
         let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-bf16/text.json")) as! [String: Any])["cases"] as! [[String: Any]]
         // Write case 0's messages to a file and run the CLI on it.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let messagesURL = dir.appendingPathComponent("messages.json")
-        try JSONSerialization.data(withJSONObject: cases[0]["messages"]!).write(to: messagesURL)
+        // Case 0's messages, re-serialized from the exact parse.
+        try Data(Self.serialize(casesText.arrayValue![0]["messages"]!).utf8).write(to: messagesURL)
         let logitsURL = dir.appendingPathComponent("logits.npy")
         let r = try run(["generate", "--model", Fixtures.checkpoint("tiny-bf16").path, "--messages", messagesURL.path,
                          "--temperature", "0", "--repetition-penalty", "1", "--max-tokens", "16", "--json", "--dump-logits", logitsURL.path])
@@ -60,6 +62,25 @@ final class CLITests: XCTestCase {
         XCTAssertLessThanOrEqual(Fixtures.relativeMaxError(dumped, expected), 5e-3)
     }
 
+    /// JSON text of a value (strings escaped scalar by scalar, so nothing is lost).
+    static func serialize(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n
+        case .string(let s):
+            return "\"" + s.unicodeScalars.map { c -> String in
+                switch c {
+                case "\"": return "\\\""
+                case "\\": return "\\\\"
+                default: return c.value < 0x20 ? String(format: "\\u%04x", c.value) : String(c)
+                }
+            }.joined() + "\""
+        case .array(let a): return "[" + a.map(serialize).joined(separator: ",") + "]"
+        case .object(let m): return "{" + m.map { serialize(.string($0.key)) + ":" + serialize($0.value) }.joined(separator: ",") + "}"
+        }
+    }
+
     func testTokenizeJSONLMatchesReference() throws {
         // The whole corpus (split on bytes: some lines start with scalars Swift would join to the newline).
         let ids = try String(contentsOf: Fixtures.reference.appendingPathComponent("tokenizer_corpus.ids.jsonl"), encoding: .utf8)
@@ -68,7 +89,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let got = r.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Int] }
         let want = ids.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Int] }
-        XCTAssertEqual(got, want)
+        XCTAssertEqual(got.count, want.count)
+        for (index, (g, w)) in zip(got, want).enumerated() where g != w {
+            XCTFail("corpus line \(index + 1): got \(g), want \(w)")
+            break
+        }
         let single = try run(["tokenize", "--model", Fixtures.checkpoint("tiny-f32").path, "--text", "<|im_start|>user\nHi"])
         XCTAssertEqual(single.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[151644,872,198,13048]")
     }

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import QwenVL
 import QwenVLCore
+import QwenVLTokenizer
 
 /// Paths of the committed fixtures and shared helpers for parity tests.
 enum Fixtures {
@@ -36,6 +37,15 @@ enum Fixtures {
         let std = (b.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(b.count)).squareRoot()
         let maxError = zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
         return maxError / std
+    }
+
+    /// The messages of every case in a cases file, parsed exactly (JSONValue keeps every scalar; Foundation's
+    /// JSONSerialization drops U+FEFF inside strings).
+    static func caseMessages(_ file: String, baseDirectory: URL? = nil) throws -> [[ChatMessage]] {
+        let root = try JSONValue.parse(Array(Data(contentsOf: reference.appendingPathComponent(file))), source: file)
+        return try (root.arrayValue ?? []).map { c in
+            try (c["messages"]?.arrayValue ?? []).enumerated().map { try ChatMessage.parse($1, index: $0, baseDirectory: baseDirectory) }
+        }
     }
 
     static func ints(_ value: Any?) -> [Int32] { (value as? [Any] ?? []).compactMap { ($0 as? Int).map(Int32.init) } }

@@ -7,16 +7,15 @@ import QwenVLCore
 /// generated tokens (greedy, with repetition penalty, and with the checkpoint's generation defaults).
 final class TextParityTests: XCTestCase {
     func testTextConversationsMatchTransformers() throws {
-        let cases = try Fixtures.json(Fixtures.reference.appendingPathComponent("text_cases.json")) as! [[String: Any]]
+        let cases = try Fixtures.caseMessages("text_cases.json")
         XCTAssertGreaterThanOrEqual(cases.count, 6)
         for (name, tolerance) in Fixtures.checkpoints {
             let model = try Fixtures.model(name)
             let folder = Fixtures.reference.appendingPathComponent(name)
             let refs = (try Fixtures.json(folder.appendingPathComponent("text.json")) as! [String: Any])["cases"] as! [[String: Any]]
             XCTAssertEqual(refs.count, cases.count)
-            for (testCase, ref) in zip(cases, refs) {
+            for (messages, ref) in zip(cases, refs) {
                 let label = "\(name)/\(ref["name"] as! String)"
-                let messages = try (testCase["messages"] as! [Any]).enumerated().map { try ChatMessage.parse($1, index: $0, baseDirectory: nil) }
                 let input = try model.prepare(messages: messages)
                 XCTAssertEqual(input.text, ref["text"] as? String, label)
                 XCTAssertEqual(input.tokenIDs, Fixtures.ints(ref["prompt_token_ids"]), label)
