@@ -85,7 +85,7 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         case "/huge-streamed":
             send(client, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
             let chunk = Data(repeating: 0xAB, count: 64 * 1024)
-            for _ in 0..<1024 where send(client, chunk) {}
+            for _ in 0..<1024 where !send(client, chunk) { break }  // stops once the client hangs up
         case "/stall":
             Thread.sleep(forTimeInterval: 10)
         default:
