@@ -28,13 +28,16 @@ public struct LanguageModel: Sendable {
     public static let prefillChunk = 512
 
     /// Binds the decoder's tensors; accepts both the legacy and the transformers-5 names.
-    init(config: TextConfiguration, weights: WeightStore) throws {
+    init(config: TextConfiguration, weights: WeightStore, format: WeightFormat = .stored) throws {
         self.config = config
         let h = config.hiddenSize, kvd = config.kvHeadCount * config.headDim, inter = config.intermediateSize
         func names(_ suffix: String) -> [String] { ["model." + suffix, "model.language_model." + suffix, "language_model.model." + suffix] }
-        func matrix(_ suffix: String, _ shape: [Int]) throws -> WeightMatrix { WeightMatrix(try weights.tensor(names(suffix), shape: shape)) }
+        func matrix(_ suffix: String, _ shape: [Int]) throws -> WeightMatrix {
+            WeightMatrix(try weights.tensor(names(suffix), shape: shape)).converted(to: format)
+        }
         func vector(_ suffix: String, _ size: Int) throws -> [Float] { try weights.tensor(names(suffix), shape: [size]).floats() }
-        embedTokens = try matrix("embed_tokens.weight", [config.vocabSize, h])
+        // The embedding stays as stored: only single rows are read from it.
+        embedTokens = WeightMatrix(try weights.tensor(names("embed_tokens.weight"), shape: [config.vocabSize, h]))
         var layers: [DecoderLayer] = []
         for l in 0..<config.layerCount {
             let p = "layers.\(l)."
@@ -56,10 +59,10 @@ public struct LanguageModel: Sendable {
         norm = try vector("norm.weight", h)
         let headNames = ["lm_head.weight", "language_model.lm_head.weight"]
         if weights.contains(headNames) {
-            lmHead = WeightMatrix(try weights.tensor(headNames, shape: [config.vocabSize, h]))
+            lmHead = WeightMatrix(try weights.tensor(headNames, shape: [config.vocabSize, h])).converted(to: format)
         } else {
             // Tied (2B): the head is the embedding (spec P10).
-            lmHead = embedTokens
+            lmHead = embedTokens.converted(to: format)
         }
         rope = MultimodalRoPE(headDim: config.headDim, theta: config.ropeTheta, section: config.mropeSection)
     }
@@ -123,7 +126,7 @@ public struct LanguageModel: Sendable {
     private func layer(_ index: Int, _ x: inout [Float], count n: Int, cos: [Float], sin: [Float], cache: inout KVCache) {
         let L = layers[index]
         let h = config.hiddenSize, heads = config.headCount, kvHeads = config.kvHeadCount, hd = config.headDim
-        let kvd = kvHeads * hd, inter = config.intermediateSize, eps = config.rmsNormEps
+        let inter = config.intermediateSize, eps = config.rmsNormEps
         var y = x                                                     // [n, H]
         y.withUnsafeMutableBufferPointer { p in
             Normalization.rmsNorm(p.baseAddress!, rows: n, dim: h, weight: L.inputNorm, eps: eps)
@@ -157,6 +160,5 @@ public struct LanguageModel: Sendable {
         gate.withUnsafeMutableBufferPointer { g in Activations.swiGLU(gate: g.baseAddress!, up: up, count: n * inter) }
         let down = L.down.apply(gate, count: n)                       // [n, H]
         for i in 0..<(n * h) { x[i] += down[i] }
-        _ = kvd
     }
 }

@@ -2,6 +2,17 @@ import Foundation
 import QwenVLCore
 import QwenVLTokenizer
 
+/// Weight formats, re-exported so API users need only `import QwenVL`.
+public typealias WeightFormat = QwenVLCore.WeightFormat
+
+/// How weights are held in memory after loading.
+public struct LoadOptions: Sendable, Equatable {
+    /// Format of the language model's matrices: `.stored` keeps the checkpoint dtype memory-mapped (no copy).
+    public var languageWeights: WeightFormat = .stored
+
+    public init(languageWeights: WeightFormat = .stored) { self.languageWeights = languageWeights }
+}
+
 /// A loaded Qwen2-VL checkpoint: configuration, tokenizer, chat template and weights.
 ///
 /// Immutable and `Sendable`: one instance serves any number of conversations. Per-request state (the KV cache,
@@ -27,11 +38,11 @@ public final class QwenVLModel: Sendable {
 
     /// Loads a HuggingFace Qwen2-VL checkpoint folder as downloaded (config, generation config, tokenizer,
     /// safetensors single-file or sharded, memory-mapped).
-    public static func load(from directory: URL) throws -> QwenVLModel {
-        try QwenVLModel(directory: directory)
+    public static func load(from directory: URL, options: LoadOptions = LoadOptions()) throws -> QwenVLModel {
+        try QwenVLModel(directory: directory, options: options)
     }
 
-    private init(directory: URL) throws {
+    private init(directory: URL, options: LoadOptions) throws {
         let start = Date()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -49,7 +60,7 @@ public final class QwenVLModel: Sendable {
         let weights: WeightStore
         do {
             weights = try WeightStore(directory: directory)
-            languageModel = try LanguageModel(config: configuration.text, weights: weights)
+            languageModel = try LanguageModel(config: configuration.text, weights: weights, format: options.languageWeights)
             visionEncoder = try VisionEncoder(config: configuration.vision, weights: weights)
         } catch let error as CheckpointError {
             throw QwenVLError(error.description)

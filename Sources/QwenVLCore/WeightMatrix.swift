@@ -1,5 +1,13 @@
 import COpenBLAS
 
+/// The in-memory form of a weight matrix.
+public enum WeightFormat: String, Sendable, CaseIterable {
+    /// As stored in the checkpoint (memory-mapped, no copy).
+    case stored
+    /// Converted to float32 (an owned copy: 2× the memory of bf16, no conversion in GEMMs).
+    case f32
+}
+
 /// A linear layer's weight `W: [rows = out, cols = in]` (PyTorch layout), applied as `y = x·Wᵀ`.
 ///
 /// The weight stays in its checkpoint dtype inside the memory-mapped file (bf16 is never copied); products with
@@ -31,6 +39,22 @@ public struct WeightMatrix: @unchecked Sendable {
         dtype = .f32
         base = UnsafeRawPointer(buffer.pointer)
         owner = buffer
+    }
+
+    /// This matrix in `format` (`.stored` returns it unchanged).
+    public func converted(to format: WeightFormat) -> WeightMatrix {
+        switch format {
+        case .stored:
+            return self
+        case .f32:
+            if dtype == .f32 { return self }
+            let buffer = AlignedBuffer(count: rows * cols)
+            let (base, cols, dtype) = (base, cols, dtype)
+            Parallel.forChunks(rows, minChunk: 64) { range in
+                convertToFloat(dtype, base + range.lowerBound * cols * dtype.byteCount, buffer.pointer + range.lowerBound * cols, count: range.count * cols)
+            }
+            return WeightMatrix(buffer, rows: rows, cols: cols)
+        }
     }
 
     /// Bytes of weights read by one full pass (for bandwidth reports).

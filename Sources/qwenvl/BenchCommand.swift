@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import QwenVL
+import QwenVLCore
 
 /// `qwenvl bench`: load time, peak memory, vision, prefill and decode speed on a checkpoint.
 struct BenchCommand: ParsableCommand {
@@ -34,7 +35,8 @@ struct BenchCommand: ParsableCommand {
 
     private func execute() throws {
         let start = Date()
-        let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
+        let format: WeightFormat = weights == "f32" ? .f32 : .stored
+        let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model), options: LoadOptions(languageWeights: format))
         let loadSeconds = Date().timeIntervalSince(start)
         let lm = qwen.languageModel
         let config = lm.config
