@@ -48,20 +48,21 @@ public struct GenerationChunk: Sendable {
 extension QwenVLModel {
     /// Generates an answer to `messages` and returns it whole; `onChunk` sees each token as it comes and may
     /// return false to stop.
-    public func generate(messages: [ChatMessage], parameters: GenerationParameters? = nil, addVisionID: Bool = false,
-                         onChunk: ((GenerationChunk) -> Bool)? = nil) throws -> GenerationResult {
-        let input = try prepare(messages: messages, addVisionID: addVisionID)
+    public func generate(messages: [ChatMessage], parameters: GenerationParameters? = nil, options: PrepareOptions = PrepareOptions(),
+                         onChunk: ((GenerationChunk) -> Bool)? = nil) async throws -> GenerationResult {
+        let input = try await prepare(messages: messages, options: options)
         var state = makeState()
         return try generate(input, parameters: parameters ?? generationDefaults, state: &state, onChunk: onChunk)
     }
 
     /// Streams the answer to `messages` as an `AsyncThrowingStream`; cancelling the consuming task stops
     /// generation within one token.
-    public func stream(messages: [ChatMessage], parameters: GenerationParameters? = nil) -> AsyncThrowingStream<GenerationChunk, Error> {
+    public func stream(messages: [ChatMessage], parameters: GenerationParameters? = nil,
+                       options: PrepareOptions = PrepareOptions()) -> AsyncThrowingStream<GenerationChunk, Error> {
         AsyncThrowingStream { continuation in
             let task = Task.detached { [self] in
                 do {
-                    _ = try self.generate(messages: messages, parameters: parameters) { chunk in
+                    _ = try await self.generate(messages: messages, parameters: parameters, options: options) { chunk in
                         if Task.isCancelled { return false }
                         continuation.yield(chunk)
                         return true

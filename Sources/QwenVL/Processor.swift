@@ -19,24 +19,88 @@ public struct ModelInput: Sendable {
     public init(text: String, tokenIDs: [Int32]) { self.text = text; self.tokenIDs = tokenIDs }
 }
 
+/// Options for turning messages into model input.
+public struct PrepareOptions: Sendable {
+    /// Prefix images/videos with "Picture N: " / "Video N: ".
+    public var addVisionID = false
+    /// Append `<|im_start|>assistant\n`.
+    public var addGenerationPrompt = true
+    /// Caps every image's max_pixels (the CLI and server use 1280·28·28); nil = the checkpoint's budget.
+    public var maxPixelsCap: Int? = nil
+    /// Replaces the checkpoint's min_pixels for images that do not set their own.
+    public var minPixels: Int? = nil
+    /// Called for each image with its original and resized size (e.g. to warn when a cap shrinks it).
+    public var onImage: (@Sendable (Int, PreparedImage) -> Void)? = nil
+
+    public init(addVisionID: Bool = false, addGenerationPrompt: Bool = true, maxPixelsCap: Int? = nil) {
+        self.addVisionID = addVisionID
+        self.addGenerationPrompt = addGenerationPrompt
+        self.maxPixelsCap = maxPixelsCap
+    }
+}
+
 extension QwenVLModel {
-    /// Renders `messages` with the chat template and tokenizes them (spec §6).
+    /// The image processor configured from this checkpoint (patch/merge sizes, pixel budget).
+    public func imageProcessor(maxPixelsCap: Int? = nil, minPixels: Int? = nil) -> ImageProcessor {
+        var processor = ImageProcessor(minPixels: minPixels ?? preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+        if let cap = maxPixelsCap {
+            processor.maxPixels = min(processor.maxPixels, cap)
+            processor.minPixels = min(processor.minPixels, processor.maxPixels)
+        }
+        processor.patchSize = configuration.vision.patchSize
+        processor.mergeSize = configuration.vision.spatialMergeSize
+        processor.temporalPatchSize = configuration.vision.temporalPatchSize
+        return processor
+    }
+
+    /// Renders `messages` with the chat template, prepares their images and tokenizes (spec §3, §6).
     ///
-    /// - Parameters:
-    ///   - addGenerationPrompt: append `<|im_start|>assistant\n`.
-    ///   - addVisionID: prefix images/videos with "Picture N: " / "Video N: ".
-    public func prepare(messages: [ChatMessage], addGenerationPrompt: Bool = true, addVisionID: Bool = false) throws -> ModelInput {
+    /// Each `<|image_pad|>` becomes `t·h·w/4` copies for its image's grid; images are taken in prompt order.
+    public func prepare(messages: [ChatMessage], options: PrepareOptions = PrepareOptions()) async throws -> ModelInput {
         guard !messages.isEmpty else { throw QwenVLError("messages: the conversation is empty") }
+        let processor = imageProcessor(maxPixelsCap: options.maxPixelsCap, minPixels: options.minPixels)
+        var images: [PreparedImage] = []
         for message in messages {
             for part in message.parts {
                 switch part {
                 case .text: continue
-                case .image: throw QwenVLError("image inputs are not supported yet")
+                case .image(var image):
+                    if let cap = options.maxPixelsCap, let requested = image.maxPixels { image.maxPixels = min(requested, cap) }
+                    let prepared = try await processor.prepare(image)
+                    options.onImage?(images.count, prepared)
+                    images.append(prepared)
                 case .video: throw QwenVLError("video inputs are not supported yet")
                 }
             }
         }
-        let text = chatTemplate.render(messages.map(\.templateMessage), addGenerationPrompt: addGenerationPrompt, addVisionID: addVisionID)
-        return ModelInput(text: text, tokenIDs: tokenizer.encode(text))
+        let text = chatTemplate.render(messages.map(\.templateMessage), addGenerationPrompt: options.addGenerationPrompt,
+                                       addVisionID: options.addVisionID)
+        var input = ModelInput(text: text, tokenIDs: [])
+        input.tokenIDs = try expandPlaceholders(tokenizer.encode(text), id: configuration.imageTokenID,
+                                                counts: images.map(\.tokenCount), kind: "image")
+        input.imageGrids = images.map(\.grid)
+        input.imagePixels = images.flatMap(\.pixels)
+        return input
+    }
+
+    /// Replaces the k-th placeholder id with `counts[k]` copies (spec §6.2).
+    func expandPlaceholders(_ tokens: [Int32], id: Int32, counts: [Int], kind: String) throws -> [Int32] {
+        let found = tokens.filter { $0 == id }.count
+        guard found == counts.count else {
+            throw QwenVLError("the prompt has \(found) \(kind) placeholders but \(counts.count) \(kind)s were given")
+        }
+        guard !counts.isEmpty else { return tokens }
+        var out: [Int32] = []
+        out.reserveCapacity(tokens.count + counts.reduce(0, +))
+        var k = 0
+        for token in tokens {
+            if token == id {
+                out += repeatElement(id, count: counts[k])
+                k += 1
+            } else {
+                out.append(token)
+            }
+        }
+        return out
     }
 }

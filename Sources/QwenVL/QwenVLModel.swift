@@ -29,6 +29,8 @@ public final class QwenVLModel: Sendable {
     public let configuration: Configuration
     /// Sampling defaults from `generation_config.json`.
     public let generationDefaults: GenerationParameters
+    /// Image budget from `preprocessor_config.json`.
+    public let preprocessor: PreprocessorConfiguration
     public let tokenizer: QwenTokenizer
     public let chatTemplate: ChatTemplate
     public let languageModel: LanguageModel
@@ -51,6 +53,7 @@ public final class QwenVLModel: Sendable {
         self.directory = directory
         configuration = try Configuration(directory: directory)
         generationDefaults = try GenerationParameters.defaults(directory: directory, configuration: configuration)
+        preprocessor = try PreprocessorConfiguration(directory: directory)
         do {
             tokenizer = try QwenTokenizer.load(directory: directory)
         } catch {

@@ -4,7 +4,7 @@ import QwenVL
 import QwenVLCore
 
 /// `qwenvl bench`: load time, peak memory, vision, prefill and decode speed on a checkpoint.
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure load time, peak RSS, vision-encode, prefill and decode speed.",
@@ -29,11 +29,11 @@ struct BenchCommand: ParsableCommand {
         if threads != nil { throw ValidationError("--threads: set QWENVL_THREADS in the environment for now") }
     }
 
-    func run() throws {
-        do { try execute() } catch let error as QwenVLError { throw fail(error.description) }
+    func run() async throws {
+        do { try await execute() } catch let error as QwenVLError { throw fail(error.description) }
     }
 
-    private func execute() throws {
+    private func execute() async throws {
         let start = Date()
         let format: WeightFormat = weights == "f32" ? .f32 : .stored
         let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model), options: LoadOptions(languageWeights: format))
@@ -47,7 +47,7 @@ struct BenchCommand: ParsableCommand {
         var visionTimes: [Double] = [], visionPatches = 0
         for _ in 0..<repeats {
             if let image {
-                let input = try qwen.prepare(messages: [ChatMessage(role: "user", content: .parts([.image(ImageInput(source: image)), .text("Describe.")]))])
+                let input = try await qwen.prepare(messages: [ChatMessage(role: "user", content: .parts([.image(ImageInput(source: image)), .text("Describe.")]))])
                 visionPatches = input.imageGrids.reduce(0) { $0 + $1.patchCount }
                 let t0 = Date()
                 _ = qwen.visionEncoder.encode(pixels: input.imagePixels, grids: input.imageGrids)

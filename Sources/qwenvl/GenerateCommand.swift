@@ -4,7 +4,7 @@ import QwenVL
 import QwenVLCore
 
 /// `qwenvl generate`: answer one prompt or a messages file, streaming or as JSON.
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate an answer for a prompt (text, images, videos).",
@@ -32,6 +32,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object (ids, text, timings) as the last line of stdout.") var json = false
     @Option(name: .customLong("dump-logits"), help: "Write the last prompt position's logits as a float32 .npy.") var dumpLogits: String?
     @Flag(name: .customLong("add-vision-id"), help: "Label images and videos 'Picture N:' / 'Video N:'.") var addVisionID = false
+    @OptionGroup var pixels: PixelOptions
 
     func validate() throws {
         if (prompt == nil) == (messages == nil) { throw ValidationError("give exactly one of --prompt or --messages") }
@@ -43,9 +44,9 @@ struct GenerateCommand: ParsableCommand {
         if let repetitionPenalty, !(repetitionPenalty > 0) { throw ValidationError("--repetition-penalty must be > 0") }
     }
 
-    func run() throws {
+    func run() async throws {
         do {
-            try execute()
+            try await execute()
         } catch let error as QwenVLError {
             throw fail(error.description)
         } catch let error as CheckpointError {
@@ -53,7 +54,7 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    private func execute() throws {
+    private func execute() async throws {
         let conversation = try buildMessages()
         let loadStart = Date()
         let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
@@ -71,7 +72,7 @@ struct GenerateCommand: ParsableCommand {
         parameters.seed = seed
         parameters.stopStrings = stop
 
-        let input = try qwen.prepare(messages: conversation, addVisionID: addVisionID)
+        let input = try await qwen.prepare(messages: conversation, options: pixels.prepareOptions(addVisionID: addVisionID))
         var state = qwen.makeState()
         let streaming = !json
         let result = try qwen.generate(input, parameters: parameters, state: &state) { chunk in
@@ -123,7 +124,7 @@ struct GenerateCommand: ParsableCommand {
         var result: [ChatMessage] = []
         if let system { result.append(ChatMessage(role: "system", text: system)) }
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        var parts: [ContentPart] = image.map { .image(ImageInput(source: ChatMessage.resolvePath($0, cwd))) }
+        var parts: [ContentPart] = image.map { .image(pixels.imageInput(ChatMessage.resolvePath($0, cwd))) }
         parts += video.map { .video(VideoInput(source: .file(ChatMessage.resolvePath($0, cwd)))) }
         if parts.isEmpty {
             result.append(ChatMessage(role: "user", text: prompt ?? ""))
@@ -132,5 +133,39 @@ struct GenerateCommand: ParsableCommand {
             result.append(ChatMessage(role: "user", content: .parts(parts)))
         }
         return result
+    }
+}
+
+/// `--min-pixels` / `--max-pixels` and the CLI's default image cap.
+struct PixelOptions: ParsableArguments {
+    /// The model card's recommended budget: 1280 tokens of 28×28 pixels.
+    static let defaultCap = 1280 * 28 * 28
+
+    @Option(name: .customLong("min-pixels"), help: "Smallest image area in pixels (default: the checkpoint's).") var minPixels: Int?
+    @Option(name: .customLong("max-pixels"), help: "Largest image area in pixels (default: 1003520 = 1280·28·28).") var maxPixels: Int?
+
+    func validate() throws {
+        if let minPixels, minPixels < 1 { throw ValidationError("--min-pixels must be ≥ 1") }
+        if let maxPixels, maxPixels < 784 { throw ValidationError("--max-pixels must be ≥ 784 (one 28×28 cell)") }
+        if let minPixels, let maxPixels, minPixels > maxPixels { throw ValidationError("--min-pixels must not exceed --max-pixels") }
+    }
+
+    /// An image part with the flags' budget.
+    func imageInput(_ source: String) -> ImageInput {
+        ImageInput(source: source, minPixels: minPixels, maxPixels: maxPixels)
+    }
+
+    /// Prepare options: the default cap, and a note on stderr when it shrinks an image.
+    func prepareOptions(addVisionID: Bool) -> PrepareOptions {
+        var options = PrepareOptions(addVisionID: addVisionID, maxPixelsCap: maxPixels ?? Self.defaultCap)
+        options.minPixels = minPixels
+        let explicit = maxPixels != nil
+        options.onImage = { index, image in
+            let original = image.originalWidth * image.originalHeight
+            if !explicit, original > Self.defaultCap, image.resizedWidth * image.resizedHeight < original {
+                printError("note: image \(index + 1) (\(image.originalWidth)×\(image.originalHeight)) resized to \(image.resizedWidth)×\(image.resizedHeight) (\(image.tokenCount) tokens) by the default cap of 1280·28·28 pixels; raise it with --max-pixels")
+            }
+        }
+        return options
     }
 }

@@ -4,11 +4,11 @@ import QwenVL
 
 /// Stopping rules, streaming and limits of the generator, checked against the reference token sequences.
 final class GenerationTests: XCTestCase {
-    func reference(_ checkpoint: String, case index: Int) throws -> (input: ModelInput, greedy: [Int32], model: QwenVLModel) {
+    func reference(_ checkpoint: String, case index: Int) async throws -> (input: ModelInput, greedy: [Int32], model: QwenVLModel) {
         let model = try Fixtures.model(checkpoint)
         let messages = try Fixtures.caseMessages("text_cases.json")[index]
         let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("\(checkpoint)/text.json")) as! [String: Any])["cases"] as! [[String: Any]]
-        return (try model.prepare(messages: messages), Fixtures.ints(refs[index]["greedy_token_ids"]), model)
+        return (try await model.prepare(messages: messages), Fixtures.ints(refs[index]["greedy_token_ids"]), model)
     }
 
     var greedy: GenerationParameters {
@@ -17,8 +17,8 @@ final class GenerationTests: XCTestCase {
         return p
     }
 
-    func testStopsOnEOSTokenAndIncludesIt() throws {
-        let (input, expected, model) = try reference("tiny-bf16", case: 0)
+    func testStopsOnEOSTokenAndIncludesIt() async throws {
+        let (input, expected, model) = try await reference("tiny-bf16", case: 0)
         var p = greedy
         p.eosTokenIDs = [expected[5]]
         var state = model.makeState()
@@ -28,8 +28,8 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(result.finishReason, .stop)
     }
 
-    func testMaxTokensEndsWithLength() throws {
-        let (input, expected, model) = try reference("tiny-bf16", case: 1)
+    func testMaxTokensEndsWithLength() async throws {
+        let (input, expected, model) = try await reference("tiny-bf16", case: 1)
         var p = greedy
         p.maxTokens = 3
         var state = model.makeState()
@@ -38,8 +38,8 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(result.finishReason, .length)
     }
 
-    func testStopStringCutsTextAndStreamNeverShowsIt() throws {
-        let (input, expected, model) = try reference("tiny-bf16", case: 2)
+    func testStopStringCutsTextAndStreamNeverShowsIt() async throws {
+        let (input, expected, model) = try await reference("tiny-bf16", case: 2)
         let full = model.tokenizer.decode(expected, skipSpecialTokens: true)
         let characters = Array(full)
         XCTAssertGreaterThan(characters.count, 8)
@@ -60,7 +60,7 @@ final class GenerationTests: XCTestCase {
     }
 
     func testAsyncStreamMatchesSynchronousResult() async throws {
-        let (_, expected, model) = try reference("tiny-bf16", case: 4)
+        let (_, expected, model) = try await reference("tiny-bf16", case: 4)
         let messages = try Fixtures.caseMessages("text_cases.json")[4]
         var ids: [Int32] = []
         var text = ""
@@ -72,16 +72,16 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(text, model.tokenizer.decode(expected, skipSpecialTokens: true))
     }
 
-    func testMultiTurnReusesCacheAndMatchesFreshRun() throws {
+    func testMultiTurnReusesCacheAndMatchesFreshRun() async throws {
         let model = try Fixtures.model("tiny-f32")
         var turn = [ChatMessage(role: "user", text: "First question?")]
         var state = model.makeState()
         var p = greedy
         p.maxTokens = 5
-        let first = try model.generate(model.prepare(messages: turn), parameters: p, state: &state)
+        let first = try model.generate(await model.prepare(messages: turn), parameters: p, state: &state)
         turn.append(ChatMessage(role: "assistant", text: first.text))
         turn.append(ChatMessage(role: "user", text: "And a second one?"))
-        let input = try model.prepare(messages: turn)
+        let input = try await model.prepare(messages: turn)
         let reused = try model.generate(input, parameters: p, state: &state)
         XCTAssertLessThan(reused.timings.prefillTokens, input.tokenIDs.count, "only the new turn is prefilled")
         var fresh = model.makeState()
@@ -90,9 +90,9 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(fresh.ropeDelta, 0)
     }
 
-    func testPromptLongerThanContextIsRefused() throws {
+    func testPromptLongerThanContextIsRefused() async throws {
         let model = try Fixtures.model("tiny-f32")
-        var input = try model.prepare(messages: [ChatMessage(role: "user", text: "hi")])
+        var input = try await model.prepare(messages: [ChatMessage(role: "user", text: "hi")])
         input.tokenIDs = Array(repeating: 872, count: 32_768)
         var state = model.makeState()
         XCTAssertThrowsError(try model.generate(input, parameters: greedy, state: &state)) { error in

@@ -6,7 +6,7 @@ import QwenVLCore
 /// Text conversations match HF transformers 4.57.6: template text, prompt ids, last-position logits and
 /// generated tokens (greedy, with repetition penalty, and with the checkpoint's generation defaults).
 final class TextParityTests: XCTestCase {
-    func testTextConversationsMatchTransformers() throws {
+    func testTextConversationsMatchTransformers() async throws {
         let cases = try Fixtures.caseMessages("text_cases.json")
         XCTAssertGreaterThanOrEqual(cases.count, 6)
         for (name, tolerance) in Fixtures.checkpoints {
@@ -16,7 +16,7 @@ final class TextParityTests: XCTestCase {
             XCTAssertEqual(refs.count, cases.count)
             for (messages, ref) in zip(cases, refs) {
                 let label = "\(name)/\(ref["name"] as! String)"
-                let input = try model.prepare(messages: messages)
+                let input = try await model.prepare(messages: messages)
                 XCTAssertEqual(input.text, ref["text"] as? String, label)
                 XCTAssertEqual(input.tokenIDs, Fixtures.ints(ref["prompt_token_ids"]), label)
 
@@ -49,9 +49,9 @@ final class TextParityTests: XCTestCase {
     }
 
     /// Decoding with the cache gives the same logits as re-running the whole sequence (positions continue).
-    func testCachedDecodeEqualsFullRecompute() throws {
+    func testCachedDecodeEqualsFullRecompute() async throws {
         let model = try Fixtures.model("tiny-f32")
-        let input = try model.prepare(messages: [ChatMessage(role: "user", text: "Count: one two three")])
+        let input = try await model.prepare(messages: [ChatMessage(role: "user", text: "Count: one two three")])
         var p = GenerationParameters()
         p.maxTokens = 4
         p.eosTokenIDs = []

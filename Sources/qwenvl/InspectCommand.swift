@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import QwenVL
+
+/// `qwenvl inspect`: what the model would see of each image (sizes, grid, tokens), without running it.
+struct InspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show each image's original size, resized size, patch grid and token count.",
+        discussion: "Example: qwenvl inspect --model Qwen2-VL-2B-Instruct --image a.jpg --image b.png --max-pixels 401408")
+
+    @Option(help: "Checkpoint folder (its config.json and preprocessor_config.json are read).") var model: String
+    @Option(help: "Image path or URL (repeatable).") var image: [String] = []
+    @OptionGroup var pixels: PixelOptions
+    @Flag(help: "Print JSON lines instead of a table.") var json = false
+
+    func validate() throws {
+        if image.isEmpty { throw ValidationError("give at least one --image") }
+    }
+
+    func run() async throws {
+        do {
+            let directory = URL(fileURLWithPath: model)
+            let configuration = try Configuration(directory: directory)
+            let preprocessor = try PreprocessorConfiguration(directory: directory)
+            var processor = ImageProcessor(minPixels: pixels.minPixels ?? preprocessor.minPixels,
+                                           maxPixels: min(preprocessor.maxPixels, pixels.maxPixels ?? PixelOptions.defaultCap))
+            processor.minPixels = min(processor.minPixels, processor.maxPixels)
+            processor.patchSize = configuration.vision.patchSize
+            processor.mergeSize = configuration.vision.spatialMergeSize
+            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            var total = 0
+            for path in image {
+                let prepared = try await processor.prepare(ImageInput(source: ChatMessage.resolvePath(path, cwd)))
+                total += prepared.tokenCount
+                let g = prepared.grid
+                if json {
+                    let object: [String: Any] = [
+                        "image": path, "original": [prepared.originalWidth, prepared.originalHeight],
+                        "resized": [prepared.resizedWidth, prepared.resizedHeight], "grid_thw": [g.t, g.h, g.w],
+                        "patches": g.patchCount, "tokens": prepared.tokenCount,
+                    ]
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                } else {
+                    print("\(path): \(prepared.originalWidth)×\(prepared.originalHeight) → \(prepared.resizedWidth)×\(prepared.resizedHeight), grid (t,h,w) = (\(g.t), \(g.h), \(g.w)), \(g.patchCount) patches, \(prepared.tokenCount) tokens")
+                }
+            }
+            if !json { print("total: \(total) image tokens (budget \(processor.minPixels)…\(processor.maxPixels) pixels per image)") }
+        } catch let error as QwenVLError {
+            throw fail(error.description)
+        }
+    }
+}
