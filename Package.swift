@@ -37,7 +37,9 @@ let package = Package(
         .systemLibrary(name: "CJPEGTurbo", path: "Sources/CJPEGTurbo", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CWebP", path: "Sources/CWebP", providers: [.apt(["libwebp-dev"])]),
-        .target(name: "QwenVLMedia", dependencies: ["CJPEGTurbo", "CPNG", "CWebP"], swiftSettings: cpuSettings),
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev"])]),
+        .target(name: "QwenVLMedia", dependencies: ["CJPEGTurbo", "CPNG", "CWebP", "CFFmpeg"], swiftSettings: cpuSettings),
         .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer", "QwenVLMedia"], swiftSettings: cpuSettings),
         .executableTarget(name: "qwenvl", dependencies: [
             "QwenVL",
