@@ -27,6 +27,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
@@ -41,13 +42,21 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev"])]),
         .target(name: "QwenVLMedia", dependencies: ["CJPEGTurbo", "CPNG", "CWebP", "CFFmpeg"], swiftSettings: cpuSettings),
         .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer", "QwenVLMedia"], swiftSettings: cpuSettings),
-        .executableTarget(name: "qwenvl", dependencies: [
+        .target(name: "QwenVLServer", dependencies: [
             "QwenVL",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], swiftSettings: cpuSettings),
+        .executableTarget(name: "qwenvl", dependencies: [
+            "QwenVL", "QwenVLServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTokenizerTests", dependencies: ["QwenVLTokenizer"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLMediaTests", dependencies: ["QwenVLMedia"], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLServerTests", dependencies: [
+            "QwenVLServer",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTests", dependencies: ["QwenVL"], swiftSettings: cpuSettings),
     ]
 )

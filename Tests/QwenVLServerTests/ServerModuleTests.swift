@@ -1,0 +1,6 @@
+import XCTest
+@testable import QwenVLServer
+
+final class ServerModuleTests: XCTestCase {
+    func testModuleLinks() { _ = QwenVLServerModule.self }
+}
