@@ -93,20 +93,18 @@ extension QwenVLModel {
             tokens: tokens, imageTokenID: configuration.imageTokenID, videoTokenID: configuration.videoTokenID,
             imageGrids: input.imageGrids, videoGrids: input.videoGrids, mergeSize: configuration.vision.spatialMergeSize)
 
-        // Reuse the cached prefix, up to the first vision token (identical placeholder ids may stand for other media).
-        var prefix = 0
-        let firstVision = tokens.firstIndex { $0 == configuration.imageTokenID || $0 == configuration.videoTokenID } ?? tokens.count
-        let limit = min(state.cache.count, state.tokens.count, tokens.count - 1, firstVision)
-        while prefix < limit && state.tokens[prefix] == tokens[prefix] { prefix += 1 }
+        // Reuse the cached prefix: equal tokens, and vision blocks only when their content is the same.
+        let prefix = reusablePrefix(state: state, input: input)
+        let skipped = visionBlocks(in: tokens[..<prefix])
         state.cache.truncate(to: prefix)
         state.tokens = Array(tokens[..<prefix])
 
         var timings = GenerationTimings()
         let newTokens = Array(tokens[prefix...])
         var embeddings = lm.embed(newTokens)                              // [new, H]
-        if !input.imageGrids.isEmpty || !input.videoGrids.isEmpty {
+        if input.imageGrids.count > skipped.images || input.videoGrids.count > skipped.videos {
             let visionStart = Date()
-            try scatterVisionFeatures(input, into: &embeddings, tokens: newTokens)
+            try scatterVisionFeatures(input, skippingImages: skipped.images, videos: skipped.videos, into: &embeddings, tokens: newTokens)
             timings.visionSeconds = Date().timeIntervalSince(visionStart)
         }
         let prefillStart = Date()
@@ -116,6 +114,8 @@ extension QwenVLModel {
         let promptLogits = logits
         state.tokens = tokens
         state.ropeDelta = delta
+        state.imageKeys = input.imageKeys
+        state.videoKeys = input.videoKeys
         timings.prefillSeconds = Date().timeIntervalSince(prefillStart)
         timings.prefillTokens = newTokens.count
 
@@ -160,12 +160,16 @@ extension QwenVLModel {
                                 timings: timings, promptLogits: promptLogits)
     }
 
-    /// Encodes the input's images and videos and overwrites the placeholder rows of `embeddings` (spec §7.1).
-    func scatterVisionFeatures(_ input: ModelInput, into embeddings: inout [Float], tokens: [Int32]) throws {
-        let h = languageModel.config.hiddenSize
-        for (grids, pixels, id) in [(input.imageGrids, input.imagePixels, configuration.imageTokenID),
-                                    (input.videoGrids, input.videoPixels, configuration.videoTokenID)] where !grids.isEmpty {
-            let features = visionEncoder.encode(pixels: pixels, grids: grids)   // [Σ tokens, H]
+    /// Encodes the images and videos not already in the cache and overwrites their placeholder rows in
+    /// `embeddings` (spec §7.1); `tokens` are the new tokens the embeddings belong to.
+    func scatterVisionFeatures(_ input: ModelInput, skippingImages: Int, videos skippingVideos: Int,
+                               into embeddings: inout [Float], tokens: [Int32]) throws {
+        let h = languageModel.config.hiddenSize, rowLength = configuration.vision.patchValues
+        for (grids, pixels, id, skip) in [(input.imageGrids, input.imagePixels, configuration.imageTokenID, skippingImages),
+                                          (input.videoGrids, input.videoPixels, configuration.videoTokenID, skippingVideos)]
+        where grids.count > skip {
+            let offset = grids[..<skip].reduce(0) { $0 + $1.patchCount } * rowLength
+            let features = visionEncoder.encode(pixels: Array(pixels[offset...]), grids: Array(grids[skip...]))   // [Σ tokens, H]
             let rows = tokens.indices.filter { tokens[$0] == id }
             guard rows.count * h == features.count else {
                 throw QwenVLError("\(rows.count) placeholder tokens but \(features.count / h) vision features")
@@ -174,6 +178,44 @@ extension QwenVLModel {
                 embeddings.replaceSubrange((row * h)..<((row + 1) * h), with: features[(k * h)..<((k + 1) * h)])
             }
         }
+    }
+
+    /// How many leading tokens of `input` the state's cache already holds: the common token prefix, cut at the
+    /// start of the first vision block that is incomplete or whose content differs.
+    func reusablePrefix(state: DecodeState, input: ModelInput) -> Int {
+        let tokens = input.tokenIDs
+        let limit = min(state.cache.count, state.tokens.count, tokens.count - 1)
+        var prefix = 0
+        while prefix < limit && state.tokens[prefix] == tokens[prefix] { prefix += 1 }
+        var i = 0, image = 0, video = 0
+        while i < prefix {
+            let token = tokens[i]
+            guard token == configuration.imageTokenID || token == configuration.videoTokenID else { i += 1; continue }
+            var end = i
+            while end < tokens.count && tokens[end] == token { end += 1 }
+            let isImage = token == configuration.imageTokenID
+            let k = isImage ? image : video
+            let same = isImage ? (k < state.imageKeys.count && k < input.imageKeys.count && state.imageKeys[k] == input.imageKeys[k])
+                               : (k < state.videoKeys.count && k < input.videoKeys.count && state.videoKeys[k] == input.videoKeys[k])
+            if end > prefix || !same { return i }
+            if isImage { image += 1 } else { video += 1 }
+            i = end
+        }
+        return prefix
+    }
+
+    /// Complete image and video blocks in a token run.
+    func visionBlocks(in tokens: ArraySlice<Int32>) -> (images: Int, videos: Int) {
+        var images = 0, videos = 0
+        var previous: Int32 = -1
+        for token in tokens {
+            if token != previous {
+                if token == configuration.imageTokenID { images += 1 }
+                if token == configuration.videoTokenID { videos += 1 }
+            }
+            previous = token
+        }
+        return (images, videos)
     }
 
     /// Where the earliest stop string starts in `text`, if any occurs.

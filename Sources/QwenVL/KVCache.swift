@@ -47,8 +47,9 @@ public struct DecodeState: Sendable {
     public var ropeDelta: Int = 0
     /// Every token id in the sequence so far (prompt and generated), for the repetition penalty.
     public var tokens: [Int32] = []
-    /// Next M-RoPE position (text positions continue from here).
-    public var nextPosition: Int = 0
+    /// Fingerprints of the images / videos in the cached sequence, in prompt order.
+    public var imageKeys: [Int] = []
+    public var videoKeys: [Int] = []
 
     public init(cache: KVCache) { self.cache = cache }
 }

@@ -15,6 +15,17 @@ public struct ModelInput: Sendable {
     public var videoGrids: [VisionGrid] = []
     /// Patch rows of all videos: [Σ patches, C·T·P·P].
     public var videoPixels: [Float] = []
+    /// A content fingerprint per image / video (lets a conversation's KV cache be reused across turns).
+    public var imageKeys: [Int] = []
+    public var videoKeys: [Int] = []
+
+    /// Fingerprint of one item's patch rows and grid.
+    public static func fingerprint(_ pixels: ArraySlice<Float>, _ grid: VisionGrid) -> Int {
+        var hasher = Hasher()
+        hasher.combine(grid)
+        pixels.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return hasher.finalize()
+    }
 
     public init(text: String, tokenIDs: [Int32]) { self.text = text; self.tokenIDs = tokenIDs }
 }
@@ -80,6 +91,7 @@ extension QwenVLModel {
                                                 counts: images.map(\.tokenCount), kind: "image")
         input.imageGrids = images.map(\.grid)
         input.imagePixels = images.flatMap(\.pixels)
+        input.imageKeys = images.map { ModelInput.fingerprint($0.pixels[...], $0.grid) }
         return input
     }
 

@@ -73,15 +73,16 @@ public enum Sampler {
     public static func distribution(_ rawLogits: [Float], history: [Int32], parameters p: GenerationParameters) -> [(id: Int32, prob: Float)] {
         var logits = rawLogits
         applyRepetitionPenalty(&logits, history: history, penalty: p.repetitionPenalty)
-        let invT = p.temperature > 0 ? 1 / p.temperature : 1
+        // HF divides by the float32 temperature (multiplying by 1/T would round differently).
+        let temperature = p.temperature > 0 ? p.temperature : 1
         var candidates: [(id: Int32, logit: Float)]
         if p.topK > 0 && p.topK < logits.count {
             // Keep every logit ≥ the k-th largest (HF removes only `scores < topk[-1]`, so ties survive).
             let kth = kthLargest(logits, p.topK)
             candidates = []
-            for (i, l) in logits.enumerated() where l >= kth { candidates.append((Int32(i), l * invT)) }
+            for (i, l) in logits.enumerated() where l >= kth { candidates.append((Int32(i), l / temperature)) }
         } else {
-            candidates = logits.enumerated().map { (Int32($0.offset), $0.element * invT) }
+            candidates = logits.enumerated().map { (Int32($0.offset), $0.element / temperature) }
         }
         candidates.removeAll { $0.logit == -.infinity }
         candidates.sort { $0.logit < $1.logit }                                // ascending, as HF sorts
