@@ -38,6 +38,15 @@ public struct GenerationResult: Sendable {
     public var promptLogits: [Float]
 }
 
+/// Progress of a long stage, for progress bars.
+public struct GenerationProgress: Sendable {
+    public enum Stage: String, Sendable { case vision, prefill }
+    public var stage: Stage
+    /// Units done (vision: blocks; prefill: tokens) out of `total`.
+    public var completed: Int
+    public var total: Int
+}
+
 /// One streamed piece of output.
 public struct GenerationChunk: Sendable {
     public var tokenID: Int32
@@ -82,6 +91,13 @@ extension QwenVLModel {
     /// tokens are prefilled (multi-turn chat).
     public func generate(_ input: ModelInput, parameters: GenerationParameters, state: inout DecodeState,
                          onChunk: ((GenerationChunk) -> Bool)? = nil) throws -> GenerationResult {
+        try generate(input, parameters: parameters, state: &state, progress: nil, onChunk: onChunk)
+    }
+
+    /// ``generate(_:parameters:state:onChunk:)`` reporting progress of the long stages (vision encoding, prefill).
+    public func generate(_ input: ModelInput, parameters: GenerationParameters, state: inout DecodeState,
+                         progress: ((GenerationProgress) -> Void)?,
+                         onChunk: ((GenerationChunk) -> Bool)?) throws -> GenerationResult {
         let lm = languageModel
         let tokens = input.tokenIDs
         let context = lm.config.maxPositionEmbeddings
@@ -104,12 +120,15 @@ extension QwenVLModel {
         var embeddings = lm.embed(newTokens)                              // [new, H]
         if input.imageGrids.count > skipped.images || input.videoGrids.count > skipped.videos {
             let visionStart = Date()
-            try scatterVisionFeatures(input, skippingImages: skipped.images, videos: skipped.videos, into: &embeddings, tokens: newTokens)
+            try scatterVisionFeatures(input, skippingImages: skipped.images, videos: skipped.videos, into: &embeddings, tokens: newTokens,
+                                      progress: progress)
             timings.visionSeconds = Date().timeIntervalSince(visionStart)
         }
         let prefillStart = Date()
         let newPositions = PositionIDs(t: Array(positions.t[prefix...]), h: Array(positions.h[prefix...]), w: Array(positions.w[prefix...]))
-        let hidden = lm.forward(embeddings: embeddings, positions: newPositions, cache: &state.cache)
+        let hidden = lm.forward(embeddings: embeddings, positions: newPositions, cache: &state.cache) { done in
+            progress?(GenerationProgress(stage: .prefill, completed: done, total: newTokens.count))
+        }
         var logits = lm.logits(hidden)
         let promptLogits = logits
         state.tokens = tokens
@@ -163,13 +182,16 @@ extension QwenVLModel {
     /// Encodes the images and videos not already in the cache and overwrites their placeholder rows in
     /// `embeddings` (spec §7.1); `tokens` are the new tokens the embeddings belong to.
     func scatterVisionFeatures(_ input: ModelInput, skippingImages: Int, videos skippingVideos: Int,
-                               into embeddings: inout [Float], tokens: [Int32]) throws {
+                               into embeddings: inout [Float], tokens: [Int32],
+                               progress: ((GenerationProgress) -> Void)? = nil) throws {
         let h = languageModel.config.hiddenSize, rowLength = configuration.vision.patchValues
         for (grids, pixels, id, skip) in [(input.imageGrids, input.imagePixels, configuration.imageTokenID, skippingImages),
                                           (input.videoGrids, input.videoPixels, configuration.videoTokenID, skippingVideos)]
         where grids.count > skip {
             let offset = grids[..<skip].reduce(0) { $0 + $1.patchCount } * rowLength
-            let features = visionEncoder.encode(pixels: Array(pixels[offset...]), grids: Array(grids[skip...]))   // [Σ tokens, H]
+            let features = visionEncoder.encode(pixels: Array(pixels[offset...]), grids: Array(grids[skip...])) { done, total in
+                progress?(GenerationProgress(stage: .vision, completed: done, total: total))
+            }                                                                                      // [Σ tokens, H]
             let rows = tokens.indices.filter { tokens[$0] == id }
             guard rows.count * h == features.count else {
                 throw QwenVLError("\(rows.count) placeholder tokens but \(features.count / h) vision features")

@@ -81,8 +81,12 @@ struct ChatCommand: AsyncParsableCommand {
             conversation.append(ChatMessage(role: "user", content: parts.count == 1 ? .string(line) : .parts(parts)))
             do {
                 let input = try await qwen.prepare(messages: conversation.messages, options: pixels.prepareOptions(addVisionID: false))
-                if interactive { FileHandle.standardOutput.write(Data("assistant> ".utf8)) }
-                let result = try qwen.generate(input, parameters: parameters, state: &state) { chunk in
+                var started = false
+                let bar = ProgressBar()
+        let result = try qwen.generate(input, parameters: parameters, state: &state,
+                                       progress: { bar.update($0.stage == .vision ? "encoding images" : "prefill", $0.completed, $0.total) }) { chunk in
+                    if interactive && !started { FileHandle.standardOutput.write(Data("assistant> ".utf8)) }
+                    started = true
                     FileHandle.standardOutput.write(Data(chunk.text.utf8))
                     return true
                 }

@@ -75,7 +75,9 @@ struct GenerateCommand: AsyncParsableCommand {
         let input = try await qwen.prepare(messages: conversation, options: pixels.prepareOptions(addVisionID: addVisionID))
         var state = qwen.makeState()
         let streaming = !json
-        let result = try qwen.generate(input, parameters: parameters, state: &state) { chunk in
+        let bar = ProgressBar()
+        let result = try qwen.generate(input, parameters: parameters, state: &state,
+                                       progress: { bar.update($0.stage == .vision ? "encoding images" : "prefill", $0.completed, $0.total) }) { chunk in
             if streaming, !chunk.text.isEmpty {
                 FileHandle.standardOutput.write(Data(chunk.text.utf8))
             }
