@@ -98,6 +98,27 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(single.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[151644,872,198,13048]")
     }
 
+    func testGenerateWithImageMatchesReference() throws {
+        let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-f32/image.json")) as! [String: Any])["cases"] as! [[String: Any]]
+        let photo = refs.first { $0["name"] as? String == "jpeg_photo" }!
+        let image = Fixtures.root.appendingPathComponent("images/photo.jpg").path
+        let r = try run(["generate", "--model", Fixtures.checkpoint("tiny-f32").path, "--image", image, "--prompt", "Describe this image.",
+                         "--temperature", "0", "--repetition-penalty", "1", "--max-tokens", "16", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data((r.stdout.split(separator: "\n").last ?? "").utf8)) as! [String: Any]
+        XCTAssertEqual(Fixtures.ints(object["prompt_token_ids"]), Fixtures.ints(photo["prompt_token_ids"]))
+        XCTAssertEqual(Fixtures.ints(object["token_ids"]), Fixtures.ints(photo["greedy_token_ids"]))
+
+        let inspect = try run(["inspect", "--model", Fixtures.checkpoint("tiny-f32").path, "--image", image, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let info = try JSONSerialization.jsonObject(with: Data(inspect.stdout.split(separator: "\n")[0].utf8)) as! [String: Any]
+        let grid = (photo["image_grid_thw"] as! [[Int]])[0]
+        XCTAssertEqual(info["grid_thw"] as? [Int], grid)
+        XCTAssertEqual(info["tokens"] as? Int, grid[0] * grid[1] * grid[2] / 4)
+        XCTAssertEqual(info["resized"] as? [Int], [grid[2] * 14, grid[1] * 14])
+        XCTAssertEqual(info["original"] as? [Int], [200, 150])
+    }
+
     func testErrorsAreOneLineWithNonZeroExit() throws {
         let missing = try run(["generate", "--model", "/nonexistent/model", "--prompt", "hi"])
         XCTAssertNotEqual(missing.status, 0)
