@@ -7,7 +7,7 @@ struct QwenVLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qwenvl",
         abstract: "Run Qwen2-VL vision-language models locally on the CPU.",
-        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self])
+        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self])
 }
 
 /// Prints `error: …` on stderr and exits 1 (one line, no stack trace).

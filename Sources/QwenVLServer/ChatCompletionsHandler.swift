@@ -1,0 +1,148 @@
+import Foundation
+import Hummingbird
+import QwenVL
+import QwenVLTokenizer
+
+/// `POST /v1/chat/completions`: validates a request, queues it on the worker, and answers whole or as a stream.
+struct ChatCompletionsHandler: Sendable {
+    let model: QwenVLModel
+    let modelName: String
+    let options: ServerOptions
+    let policy: MediaPolicy
+    let worker: GenerationWorker
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let arrival = ContinuousClock.now
+        metrics.requestReceived()
+        let body = try await readBody(request)
+        let completion = try ChatCompletionRequest(body: body)
+        if let name = completion.model, name != modelName { throw APIError.modelNotFound(name) }
+        let images = completion.imageCount
+        guard images <= options.maxImagesPerRequest else {
+            throw APIError.invalidRequest("The request has \(images) images, more than this server's limit of \(options.maxImagesPerRequest)",
+                                          param: "messages", code: "too_many_images")
+        }
+        let messages = try policy.apply(to: completion.messages)
+        var prepare = PrepareOptions(maxPixelsCap: min(options.maxPixelsPerImage, completion.maxPixels ?? .max))
+        prepare.minPixels = completion.minPixels
+        let job = GenerationJob(messages: messages, parameters: completion.parameters(defaults: model.generationDefaults),
+                                prepareOptions: prepare, maxPromptTokens: options.maxPromptTokens, arrival: arrival)
+        try worker.submit(job)
+        let flag = job.cancellation
+        // A client that goes away (even while the request waits in the queue) cancels its job.
+        let watcher = await context.disconnectWatcher()
+        let token = watcher?.observe { flag.cancel() }
+        let release: @Sendable () -> Void = { if let watcher, let token { watcher.remove(token) } }
+        var streaming = false
+        defer { if !streaming { release() } }
+
+        let start = await withTaskCancellationHandler { await job.start.wait() } onCancel: { flag.cancel() }
+        let started: GenerationStart
+        switch start {
+        case .failure(let error): throw error
+        case .success(let value): started = value
+        }
+        let response = ChatCompletionResponse(model: modelName, returnTokenIDs: completion.returnTokenIDs)
+        if completion.stream {
+            streaming = true
+            return streamingResponse(job: job, started: started, response: response, includeUsage: completion.includeUsage,
+                                     release: release)
+        }
+        return try await wholeResponse(job: job, started: started, response: response)
+    }
+
+    /// Reads the body, refusing more than the server's limit (413) before or while reading.
+    func readBody(_ request: Request) async throws -> [UInt8] {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > options.maxBodyBytes {
+            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)
+        }
+    }
+
+    /// Waits for the whole answer and returns it as one `chat.completion` object.
+    func wholeResponse(job: GenerationJob, started: GenerationStart, response: ChatCompletionResponse) async throws -> Response {
+        let flag = job.cancellation
+        let outcome: Result<GenerationResult, APIError> = await withTaskCancellationHandler {
+            for await event in job.events {
+                switch event {
+                case .chunk: continue
+                case .finished(let result): return .success(result)
+                case .failed(let error): return .failure(error)
+                }
+            }
+            return .failure(.internalError("generation ended without a result"))
+        } onCancel: { flag.cancel() }
+        let result = try outcome.get()
+        let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: model.tokenizer, firstImageSize: started.firstImageSize)
+        return Self.json(response.completion(result, boxes: boxes))
+    }
+
+    /// A `text/event-stream` of `chat.completion.chunk` events ending with `data: [DONE]`.
+    ///
+    /// A failed write or a closed connection raises the job's cancellation flag, so generation stops within a token.
+    func streamingResponse(job: GenerationJob, started: GenerationStart, response: ChatCompletionResponse,
+                           includeUsage: Bool, release: @escaping @Sendable () -> Void) -> Response {
+        let tokenizer = model.tokenizer
+        let body = ResponseBody { writer in
+            let flag = job.cancellation
+            defer {
+                flag.cancel()   // whatever ends the body also ends the generation
+                release()
+            }
+            func send(_ text: String) async throws {
+                do { try await writer.write(ByteBuffer(string: text)) } catch {
+                    flag.cancel()
+                    throw error
+                }
+            }
+            try await send(ChatCompletionResponse.event(response.chunk(
+                delta: [.init(key: "role", value: .string("assistant")), .init(key: "content", value: .string(""))],
+                finishReason: nil, tokenIDs: [], includeUsage: includeUsage)))
+            var pendingIDs: [Int32] = []
+            for await event in job.events {
+                switch event {
+                case .chunk(let chunk):
+                    pendingIDs.append(chunk.tokenID)
+                    guard !chunk.text.isEmpty else { continue }
+                    try await send(ChatCompletionResponse.event(response.chunk(
+                        delta: [.init(key: "content", value: .string(chunk.text))], finishReason: nil, tokenIDs: pendingIDs,
+                        includeUsage: includeUsage)))
+                    pendingIDs = []
+                case .finished(let result):
+                    var delta: [JSONValue.JSONMember] = []
+                    if let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: tokenizer, firstImageSize: started.firstImageSize) {
+                        delta.append(.init(key: "boxes", value: boxes))
+                    }
+                    try await send(ChatCompletionResponse.event(response.chunk(
+                        delta: delta, finishReason: ChatCompletionResponse.finishReason(result.finishReason), tokenIDs: pendingIDs,
+                        includeUsage: includeUsage)))
+                    if includeUsage {
+                        try await send(ChatCompletionResponse.event(response.usageChunk(
+                            prompt: result.promptTokenIDs.count, completion: result.tokenIDs.count)))
+                    }
+                case .failed(let error):
+                    try await send(ChatCompletionResponse.event(error.json))
+                }
+            }
+            try await send(ChatCompletionResponse.done)
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// A JSON response with `status`.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: JSONOutput.string(value))))
+    }
+}

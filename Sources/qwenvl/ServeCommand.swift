@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import QwenVL
+import QwenVLServer
+
+/// `qwenvl serve`: an OpenAI-compatible HTTP server for one checkpoint.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a checkpoint over an OpenAI-compatible HTTP API.",
+        discussion: """
+        Routes: POST /v1/chat/completions (stream or not), GET /v1/models, GET /health, GET /metrics.
+        Examples:
+          qwenvl serve --model Qwen2-VL-2B-Instruct --port 8080
+          qwenvl serve --model DIR --allow-local-media ~/Pictures
+        Images arrive as data: URLs; local paths and file:// URLs only inside --allow-local-media, http(s) URLs
+        only with --allow-remote-media. Requests are generated one at a time, in arrival order.
+        """)
+
+    @Option(help: "Checkpoint folder (HuggingFace layout).") var model: String
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
+    @Option(name: .customLong("served-model-name"), help: "Model id clients send (default: the folder's name).") var servedModelName: String?
+    @Option(name: .customLong("allow-local-media"), help: "Accept local image paths and file:// URLs inside this folder.")
+    var allowLocalMedia: String?
+    @Flag(name: .customLong("allow-remote-media"), help: "Accept http(s) image URLs (the server downloads them).")
+    var allowRemoteMedia = false
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
+    @Option(name: .customLong("max-images"), help: "Most images per request.") var maxImages = 8
+    @Option(name: .customLong("max-pixels"), help: "Largest image area after resizing (default 1003520 = 1280·28·28).")
+    var maxPixels = ServerOptions.defaultMaxPixelsPerImage
+    @Option(name: .customLong("max-prompt-tokens"), help: "Most prompt tokens per request (images included).") var maxPromptTokens = 16384
+    @Option(name: .customLong("max-queue"), help: "Most requests waiting for the model; more get 503.") var maxQueue = 64
+
+    func run() async throws {
+        var options = ServerOptions(host: host, port: port, modelName: servedModelName, allowRemoteMedia: allowRemoteMedia,
+                                    maxBodyBytes: maxBodyBytes, maxImagesPerRequest: maxImages, maxPixelsPerImage: maxPixels,
+                                    maxPromptTokens: maxPromptTokens, maxQueueLength: maxQueue)
+        options.allowLocalMedia = allowLocalMedia.map { URL(fileURLWithPath: $0) }
+        let server: OpenAIServer
+        do {
+            try options.validate()
+            let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
+            server = try OpenAIServer(model: qwen, options: options)
+        } catch {
+            throw fail("\(error)")
+        }
+        let host = host
+        let name = server.modelName
+        try await server.run { port in
+            printError("qwenvl serve: model '\(name)' listening on http://\(host):\(port)")
+        }
+    }
+}

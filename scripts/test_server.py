@@ -1,0 +1,272 @@
+"""Real-HTTP tests of `qwenvl serve` with the official `openai` client, on loopback.
+
+Run through scripts/test-server.sh, which builds the CLI, starts two servers on the fixture checkpoint and sets:
+  QWENVL_BIN          the qwenvl executable (for `qwenvl generate --json` references)
+  QWENVL_MODEL        the checkpoint folder (Tests/Fixtures/tiny-f32)
+  QWENVL_URL          base URL of a server without --allow-local-media, started with --max-body-bytes 1048576
+  QWENVL_MEDIA_URL    base URL of a server started with --allow-local-media $QWENVL_MEDIA_DIR
+  QWENVL_MEDIA_DIR    the allowed media folder (holds icon.png; its parent holds secret.png)
+Every network call has a timeout and every wait loop a bound.
+"""
+
+import base64
+import json
+import os
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "Tests" / "Fixtures" / "images"
+BIN = os.environ["QWENVL_BIN"]
+MODEL = os.environ["QWENVL_MODEL"]
+URL = os.environ["QWENVL_URL"]
+MEDIA_URL = os.environ["QWENVL_MEDIA_URL"]
+MEDIA_DIR = Path(os.environ["QWENVL_MEDIA_DIR"])
+MODEL_ID = Path(MODEL).name
+TIMEOUT = 60
+
+
+def client(base=URL):
+    return openai.OpenAI(base_url=base + "/v1", api_key="unused", timeout=TIMEOUT, max_retries=0)
+
+
+def data_url(name):
+    mime = {"png": "png", "jpg": "jpeg", "webp": "webp", "gif": "gif"}[name.rsplit(".", 1)[1]]
+    return f"data:image/{mime};base64," + base64.b64encode((IMAGES / name).read_bytes()).decode()
+
+
+def image_messages(url, text="Describe this image."):
+    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": text}]}]
+
+
+def cli_generate(messages, max_tokens):
+    """`qwenvl generate --json` on the same messages: the reference answer."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(messages, f)
+        path = f.name
+    try:
+        out = subprocess.run([BIN, "generate", "--model", MODEL, "--messages", path, "--json", "--temperature", "0",
+                              "--max-tokens", str(max_tokens)], capture_output=True, text=True, timeout=120, check=True)
+    finally:
+        os.unlink(path)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def metrics(base=URL):
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def assert_error(excinfo, status, code=None, param=None):
+    """The exception carries `status` and OpenAI's error JSON (message, type, param, code)."""
+    error = excinfo.value
+    assert error.status_code == status, error
+    body = error.response.json()
+    assert list(body["error"].keys()) == ["message", "type", "param", "code"], body
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    if param is not None:
+        assert body["error"]["param"] == param, body
+    return body["error"]
+
+
+def assert_still_serving(base=URL):
+    answer = client(base).chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "Hi"}],
+                                                  max_tokens=2, temperature=0)
+    assert answer.choices[0].finish_reason in ("stop", "length")
+
+
+def test_models_and_health():
+    assert [m.id for m in client().models.list().data] == [MODEL_ID]
+    with urllib.request.urlopen(URL + "/health", timeout=10) as response:
+        assert json.loads(response.read()) == {"status": "ok"}
+
+
+def test_non_streaming_matches_cli():
+    messages = image_messages(data_url("photo.jpg"))
+    ref = cli_generate(messages, 12)
+    answer = client().chat.completions.create(model=MODEL_ID, messages=messages, temperature=0, max_tokens=12,
+                                              extra_body={"return_token_ids": True})
+    choice = answer.choices[0]
+    assert choice.token_ids == ref["token_ids"]
+    assert answer.prompt_token_ids == ref["prompt_token_ids"]
+    assert choice.message.content == ref["text"]
+    assert choice.finish_reason == ref["finish_reason"]
+    assert answer.usage.prompt_tokens == len(ref["prompt_token_ids"])
+    assert answer.usage.completion_tokens == len(ref["token_ids"])
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
+
+
+def test_streaming_matches_cli():
+    messages = image_messages(data_url("lossy.webp"), "What colours dominate?")
+    ref = cli_generate(messages, 12)
+    stream = client().chat.completions.create(model=MODEL_ID, messages=messages, temperature=0, max_tokens=12, stream=True,
+                                              stream_options={"include_usage": True}, extra_body={"return_token_ids": True})
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    ids = [i for c in chunks if c.choices for i in (c.choices[0].token_ids or [])]
+    assert content == ref["text"]
+    assert ids == ref["token_ids"]
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == [ref["finish_reason"]]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.prompt_tokens == len(ref["prompt_token_ids"])
+    assert chunks[-1].usage.completion_tokens == len(ref["token_ids"])
+
+
+def test_eight_concurrent_clients():
+    prompts = [f"Question {i}: name a colour that starts with the letter {chr(65 + i)}." for i in range(8)]
+    refs = [cli_generate([{"role": "user", "content": p}], 10) for p in prompts]
+    results = [None] * 8
+    errors = []
+
+    def worker(i):
+        try:
+            answer = client().chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": prompts[i]}],
+                                                      temperature=0, max_tokens=10, stream=(i % 2 == 1),
+                                                      extra_body={"return_token_ids": True})
+            if i % 2 == 1:
+                chunks = list(answer)
+                results[i] = ("".join(c.choices[0].delta.content or "" for c in chunks if c.choices),
+                              [t for c in chunks if c.choices for t in (c.choices[0].token_ids or [])])
+            else:
+                results[i] = (answer.choices[0].message.content, answer.choices[0].token_ids)
+        except Exception as e:  # reported below
+            errors.append(f"client {i}: {e!r}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=TIMEOUT * 2)
+    assert not errors, errors
+    assert all(not t.is_alive() for t in threads)
+    for i, (text, ids) in enumerate(results):
+        assert ids == refs[i]["token_ids"], f"client {i}"
+        assert text == refs[i]["text"], f"client {i}"
+
+
+def test_disconnect_mid_stream_stops_generation():
+    before = metrics()
+    http = httpx.Client(timeout=TIMEOUT)
+    c = openai.OpenAI(base_url=URL + "/v1", api_key="unused", max_retries=0, http_client=http)
+    stream = c.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "Count forever."}],
+                                       max_tokens=30000, stream=True, extra_body={"ignore_eos": True, "return_token_ids": True})
+    received = 0
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].token_ids:
+            received += len(chunk.choices[0].token_ids)
+        if received >= 20:
+            break
+    stream.close()
+    http.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = metrics()
+        if now["qwenvl_requests_cancelled_total"] > before["qwenvl_requests_cancelled_total"]:
+            break
+        time.sleep(0.1)
+    assert now["qwenvl_requests_cancelled_total"] == before["qwenvl_requests_cancelled_total"] + 1
+    generated = now["qwenvl_completion_tokens_total"] - before["qwenvl_completion_tokens_total"]
+    assert 20 <= generated < 30000, generated
+    time.sleep(0.5)
+    assert metrics()["qwenvl_completion_tokens_total"] == now["qwenvl_completion_tokens_total"], "the counter still grows"
+    assert_still_serving()
+
+
+def test_malformed_json():
+    response = httpx.post(URL + "/v1/chat/completions", content=b'{"model": "x", "messages": [', timeout=TIMEOUT,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert list(error.keys()) == ["message", "type", "param", "code"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "invalid_json"
+    assert_still_serving()
+
+
+def test_unknown_model():
+    with pytest.raises(openai.NotFoundError) as excinfo:
+        client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
+    assert_error(excinfo, 404, code="model_not_found", param="model")
+    assert_still_serving()
+
+
+def test_n_greater_than_one():
+    with pytest.raises(openai.BadRequestError) as excinfo:
+        client().chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "Hi"}], max_tokens=2, n=2)
+    assert_error(excinfo, 400, param="n")
+    assert_still_serving()
+
+
+def test_oversized_body():
+    # The server runs with --max-body-bytes 1048576; this data URL is 1.5 MB.
+    url = "data:image/png;base64," + base64.b64encode(os.urandom(1_100_000)).decode()
+    with pytest.raises(openai.APIStatusError) as excinfo:
+        client().chat.completions.create(model=MODEL_ID, messages=image_messages(url), max_tokens=2)
+    assert_error(excinfo, 413, code="request_too_large")
+    assert_still_serving()
+
+
+def huge_png(width, height):
+    """A valid 1-bit grey PNG of width × height (all black): a few KB that decode to more pixels than allowed."""
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    row = b"\x00" * (1 + (width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def test_oversized_image_dimensions():
+    url = "data:image/png;base64," + base64.b64encode(huge_png(20000, 10000)).decode()
+    with pytest.raises(openai.BadRequestError) as excinfo:
+        client().chat.completions.create(model=MODEL_ID, messages=image_messages(url), max_tokens=2)
+    assert "too large" in assert_error(excinfo, 400)["message"]
+    assert_still_serving()
+
+
+def test_bad_base64():
+    with pytest.raises(openai.BadRequestError) as excinfo:
+        client().chat.completions.create(model=MODEL_ID, messages=image_messages("data:image/png;base64,iVBORw0KG"), max_tokens=2)
+    assert "base64" in assert_error(excinfo, 400)["message"]
+    assert_still_serving()
+
+
+def test_local_path_without_allow_local_media():
+    for reference in [str(IMAGES / "icon.png"), "file://" + str(IMAGES / "icon.png")]:
+        with pytest.raises(openai.PermissionDeniedError) as excinfo:
+            client().chat.completions.create(model=MODEL_ID, messages=image_messages(reference), max_tokens=2)
+        assert_error(excinfo, 403, code="media_not_allowed", param="messages[0].content[0]")
+    assert_still_serving()
+
+
+def test_local_media_inside_and_outside_the_allowed_folder():
+    c = client(MEDIA_URL)
+    for reference in ["icon.png", str(MEDIA_DIR / "icon.png"), "file://" + str(MEDIA_DIR / "icon.png")]:
+        answer = c.chat.completions.create(model=MODEL_ID, messages=image_messages(reference), max_tokens=2, temperature=0)
+        assert answer.usage.prompt_tokens > 20, reference
+    for reference in ["../secret.png", str(MEDIA_DIR / ".." / "secret.png"), str(MEDIA_DIR.parent / "secret.png"),
+                      "escape.png", str(IMAGES / "icon.png")]:
+        with pytest.raises(openai.PermissionDeniedError) as excinfo:
+            c.chat.completions.create(model=MODEL_ID, messages=image_messages(reference), max_tokens=2)
+        assert_error(excinfo, 403, code="media_not_allowed")
+    assert_still_serving(MEDIA_URL)
