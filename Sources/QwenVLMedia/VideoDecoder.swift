@@ -65,6 +65,11 @@ public struct VideoDecoder: Sendable {
             (frameCount, source) = (Int((knownDuration * fps).rounded()), .estimate)
         } else {
             let packets = try session.scanPackets()
+            if let headerCount, packets.count < headerCount {
+                // MP4/MOV/AVI list every sample up front: fewer in the file means its end is missing.
+                throw VideoError.truncated(path: path, reason: "the container lists \(headerCount) video frames but "
+                    + "only \(packets.count) are in the file" + (session.readError.map { " (\($0))" } ?? ""))
+            }
             index = VideoFrameIndex(packets: packets)
             frameCount = index?.count ?? packets.filter { !$0.isDiscarded }.count
             source = .packetScan

@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 
 #if canImport(Glibc)
@@ -33,13 +34,18 @@ enum VideoFileCheck {
             return .unreadablePath(path: path, reason: reason)
         }
         defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 64)) ?? Data()
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
         if let boxes = topLevelMP4Boxes(handle), boxes.first == "ftyp" || boxes.contains("mdat") {
             if !boxes.contains("moov") {
                 return .truncated(path: path, reason: "the MP4/MOV 'moov' box (the index of all samples) is missing; "
                                   + "the file was cut off or is still being written (top-level boxes: "
                                   + boxes.prefix(8).joined(separator: ", ") + ")")
             }
+        }
+        if code == cffmpeg_error_eof() || code == cffmpeg_error_eio(),
+           let format = [UInt8](head).withUnsafeBufferPointer({ cffmpeg_probe_format_name($0.baseAddress, Int32($0.count)) }) {
+            // FFmpeg recognises the container, but its header runs past the end of the file.
+            return .truncated(path: path, reason: "the \(String(cString: format)) header ends early (\(reason))")
         }
         return .notAVideo(path: path, reason: "\(reason); the file starts with \(describe(head))")
     }

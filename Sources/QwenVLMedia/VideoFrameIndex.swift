@@ -8,8 +8,10 @@ struct VideoFrameIndex: Sendable, Equatable {
     struct Keyframe: Sendable, Equatable {
         /// Presentation index of the keyframe's own frame.
         var frameIndex: Int
-        /// Timestamp handed to `av_seek_frame` (stream time base): min(pts, dts), so that demuxers that seek by
-        /// dts (MP4) and by pts (Matroska) both land on this keyframe or an earlier one.
+        /// Timestamp handed to `av_seek_frame` with `AVSEEK_FLAG_BACKWARD` (stream time base): the keyframe's
+        /// pts, as decord does. Matroska/WebM seek by pts; MP4 seeks on its sample index, whose times are the dts
+        /// before the demuxer subtracts its B-frame shift, i.e. at or before the pts. If a demuxer still lands
+        /// after the wanted frame, the reader notices (a later pts comes out first) and backs off.
         var seekTimestamp: Int64
     }
 
@@ -33,7 +35,7 @@ struct VideoFrameIndex: Sendable, Equatable {
         var keys: [Keyframe] = []
         for packet in counted where packet.isKey {
             guard let pts = packet.pts, let index = Self.position(of: pts, in: timestamps) else { continue }
-            keys.append(Keyframe(frameIndex: index, seekTimestamp: min(pts, packet.dts ?? pts)))
+            keys.append(Keyframe(frameIndex: index, seekTimestamp: pts))
         }
         keys.sort { $0.frameIndex < $1.frameIndex }
         self.pts = timestamps

@@ -30,6 +30,10 @@ public final class VideoFrameReader {
     private var lastOutput = -1
     /// Frames the decoder output since the session started (for sequential numbering and error messages).
     private var outputCount = 0
+    /// Frames decoded so far, wanted or not (diagnostics: shows what seeking saved).
+    public private(set) var decodedFrameCount = 0
+    /// Seeks made so far.
+    public private(set) var seekCount = 0
 
     /// Prepares to read `indices` (any order, duplicates allowed; read once each, ascending).
     /// Throws ``VideoError/frameIndexOutOfRange`` before decoding anything if an index is outside the video.
@@ -80,6 +84,7 @@ public final class VideoFrameReader {
         if let key = index.keyframe(atOrBefore: target),
            key.frameIndex - (lastOutput + 1) >= max(1, decoder.options.minimumFramesSkippedBySeek) {
             try current.seek(toKeyframeAtOrBefore: key.seekTimestamp)
+            seekCount += 1
             lastOutput = key.frameIndex - 1
         }
         let noPTS = cffmpeg_nopts_value()
@@ -89,6 +94,7 @@ public final class VideoFrameReader {
                 throw VideoError.frameNotDecoded(index: target, path: decoder.path, reason: endReason(current))
             }
             outputCount += 1
+            decodedFrameCount += 1
             let pts = frame.pointee.pts != noPTS ? frame.pointee.pts : frame.pointee.best_effort_timestamp
             guard let found = index.frameIndex(ofPTS: pts) else { continue }  // not an indexed frame
             lastOutput = found
@@ -98,6 +104,7 @@ public final class VideoFrameReader {
             backoff += 1
             if backoff <= 2, let earlier = index.keyframe(atOrBefore: target, skipping: backoff) {
                 try current.seek(toKeyframeAtOrBefore: earlier.seekTimestamp)
+                seekCount += 1
                 lastOutput = earlier.frameIndex - 1
             } else if backoff <= 3 {
                 current = try restart()
@@ -117,6 +124,7 @@ public final class VideoFrameReader {
             }
             let found = outputCount
             outputCount += 1
+            decodedFrameCount += 1
             lastOutput = found
             if found == target {
                 let noPTS = cffmpeg_nopts_value()
