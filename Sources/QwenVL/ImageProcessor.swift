@@ -79,15 +79,30 @@ public struct ImageProcessor: Sendable {
         return try prepare(image, input: input)
     }
 
-    /// Prepares an already decoded image.
-    public func prepare(_ image: RGBImage, input: ImageInput) throws -> PreparedImage {
+    /// The image resized to its smart-resize target with Pillow's bicubic filter (qwen-vl-utils `fetch_image`).
+    public func resized(_ image: RGBImage, input: ImageInput) throws -> RGBImage {
         let (h, w) = try targetSize(width: image.width, height: image.height, for: input)
-        let resized: RGBImage
         do {
-            resized = (h == image.height && w == image.width) ? image : try BicubicResize.resize(image, width: w, height: h)
+            return (h == image.height && w == image.width) ? image : try BicubicResize.resize(image, width: w, height: h)
         } catch let error as MediaError {
             throw QwenVLError("image '\(Self.shortName(input.source))': \(error.description)")
         }
+    }
+
+    /// Loads, decodes and resizes an image (qwen-vl-utils `fetch_image`).
+    public func fetch(_ input: ImageInput) async throws -> RGBImage {
+        do {
+            let image = try await ImageSource(reference: input.source).loadImage(decoder: decoder, limits: limits)
+            return try resized(image, input: input)
+        } catch let error as MediaError {
+            throw QwenVLError("image '\(Self.shortName(input.source))': \(error.description)")
+        }
+    }
+
+    /// Prepares an already decoded image.
+    public func prepare(_ image: RGBImage, input: ImageInput) throws -> PreparedImage {
+        let resized = try resized(image, input: input)
+        let (h, w) = (resized.height, resized.width)
         let (values, grid) = PatchEmbedding.patchify(frames: [resized.pixels], height: h, width: w, patchSize: patchSize,
                                                      temporalPatch: temporalPatchSize, mergeSize: mergeSize)
         return PreparedImage(originalWidth: image.width, originalHeight: image.height, resizedWidth: w, resizedHeight: h,

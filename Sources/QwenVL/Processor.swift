@@ -42,6 +42,10 @@ public struct PrepareOptions: Sendable {
     public var minPixels: Int? = nil
     /// Called for each image with its original and resized size (e.g. to warn when a cap shrinks it).
     public var onImage: (@Sendable (Int, PreparedImage) -> Void)? = nil
+    /// Called for each video once it is sampled and resized.
+    public var onVideo: (@Sendable (Int, PreparedVideo) -> Void)? = nil
+    /// Called while a video's frames are decoded: (video index, frames done, frames wanted).
+    public var videoProgress: (@Sendable (Int, Int, Int) -> Void)? = nil
 
     public init(addVisionID: Bool = false, addGenerationPrompt: Bool = true, maxPixelsCap: Int? = nil) {
         self.addVisionID = addVisionID
@@ -71,6 +75,8 @@ extension QwenVLModel {
         guard !messages.isEmpty else { throw QwenVLError("messages: the conversation is empty") }
         let processor = imageProcessor(maxPixelsCap: options.maxPixelsCap, minPixels: options.minPixels)
         var images: [PreparedImage] = []
+        var videos: [PreparedVideo] = []
+        let videoProcessor = VideoProcessor(imageProcessor: processor)
         for message in messages {
             for part in message.parts {
                 switch part {
@@ -80,15 +86,24 @@ extension QwenVLModel {
                     let prepared = try await processor.prepare(image)
                     options.onImage?(images.count, prepared)
                     images.append(prepared)
-                case .video: throw QwenVLError("video inputs are not supported yet")
+                case .video(let video):
+                    let index = videos.count
+                    let prepared = try await videoProcessor.prepare(video) { done, total in options.videoProgress?(index, done, total) }
+                    options.onVideo?(index, prepared)
+                    videos.append(prepared)
                 }
             }
         }
         let text = chatTemplate.render(messages.map(\.templateMessage), addGenerationPrompt: options.addGenerationPrompt,
                                        addVisionID: options.addVisionID)
         var input = ModelInput(text: text, tokenIDs: [])
-        input.tokenIDs = try expandPlaceholders(tokenizer.encode(text), id: configuration.imageTokenID,
+        let withImages = try expandPlaceholders(tokenizer.encode(text), id: configuration.imageTokenID,
                                                 counts: images.map(\.tokenCount), kind: "image")
+        input.tokenIDs = try expandPlaceholders(withImages, id: configuration.videoTokenID,
+                                                counts: videos.map(\.tokenCount), kind: "video")
+        input.videoGrids = videos.map(\.grid)
+        input.videoPixels = videos.flatMap(\.pixels)
+        input.videoKeys = videos.map { ModelInput.fingerprint($0.pixels[...], $0.grid) }
         input.imageGrids = images.map(\.grid)
         input.imagePixels = images.flatMap(\.pixels)
         input.imageKeys = images.map { ModelInput.fingerprint($0.pixels[...], $0.grid) }
