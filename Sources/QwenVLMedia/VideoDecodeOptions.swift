@@ -19,17 +19,23 @@ public struct VideoDecodeOptions: Sendable, Equatable {
     /// Seek (to the keyframe before the next wanted frame) only when that skips at least this many frames that
     /// decoding forward would otherwise decode; smaller gaps are decoded through. Default 12.
     public var minimumFramesSkippedBySeek: Int
+    /// Let the codec drop frames that are neither wanted nor referenced by other frames (`AVDISCARD_NONREF`
+    /// per packet, e.g. non-reference B-frames) while decoding towards a wanted frame. Exact: no other frame
+    /// changes. Only used with a timestamp index. Default true.
+    public var skipUnwantedNonReferenceFrames: Bool
     /// The largest `width × height` accepted; bigger streams fail with ``VideoError/invalidDimensions``
     /// before any frame is decoded. Default 8192 × 8192.
     public var maxPixels: Int
 
     /// Options with the defaults described on each property.
     public init(frameCounting: FrameCounting = .scanPackets, applyRotation: Bool = true, threads: Int = 0,
-                minimumFramesSkippedBySeek: Int = 12, maxPixels: Int = 8192 * 8192) {
+                minimumFramesSkippedBySeek: Int = 12, skipUnwantedNonReferenceFrames: Bool = true,
+                maxPixels: Int = 8192 * 8192) {
         self.frameCounting = frameCounting
         self.applyRotation = applyRotation
         self.threads = threads
         self.minimumFramesSkippedBySeek = minimumFramesSkippedBySeek
+        self.skipUnwantedNonReferenceFrames = skipUnwantedNonReferenceFrames
         self.maxPixels = maxPixels
     }
 }

@@ -30,7 +30,8 @@ public final class VideoFrameReader {
     private var lastOutput = -1
     /// Frames the decoder output since the session started (for sequential numbering and error messages).
     private var outputCount = 0
-    /// Frames decoded so far, wanted or not (diagnostics: shows what seeking saved).
+    /// Frames the decoder produced so far, wanted or not (diagnostics: shows what seeking and skipping saved;
+    /// frames dropped by ``VideoDecodeOptions/skipUnwantedNonReferenceFrames`` are not counted).
     public private(set) var decodedFrameCount = 0
     /// Seeks made so far.
     public private(set) var seekCount = 0
@@ -69,6 +70,9 @@ public final class VideoFrameReader {
         session = nil
         let opened = try VideoStreamSession(path: decoder.path)
         try opened.openDecoder(threads: decoder.options.threads)
+        if let index = decoder.index, decoder.options.skipUnwantedNonReferenceFrames {
+            opened.wantedPTS = Set(indices.map { index.pts[$0] })
+        }
         session = opened
         lastOutput = -1
         outputCount = 0

@@ -2,16 +2,19 @@
 ///
 /// ## How frames are counted
 /// qwen-vl-utils takes `total_frames` from its video reader and samples indices `0…total_frames−1`:
-/// - decord: `len(VideoReader)`, the number of video packets its index scan found (one per frame);
-/// - torchvision `read_video` (PyAV): the number of frames actually decoded, sorted by pts;
+/// - decord: `len(VideoReader)` is the number of video packets its index scan (`av_read_frame` over the whole
+///   file) found, frames numbered by sorted packet pts; only when the scan finds none does it fall back to
+///   `nb_frames` or `avg_frame_rate × container duration`;
+/// - torchvision `read_video` (PyAV): the number of frames actually decoded, keyed and sorted by pts;
 /// - torchcodec: the stream's frame count from the metadata (a scan when `seek_mode="exact"`).
 ///
-/// With ``FrameCounting/scanPackets`` (the default) this decoder demuxes the whole stream once, without
-/// decoding, and counts the video packets that FFmpeg does not mark as discarded (edit lists): decord's notion,
-/// and for every well-formed file the number of frames PyAV/torchvision decode. Frame `i` is the frame with the
-/// `i`-th smallest presentation timestamp. With ``FrameCounting/header`` the count is the container's
-/// `nb_frames` (MP4/MOV/AVI store it) or, when absent, `round(duration × fps)`, and frame `i` is the `i`-th
-/// frame the decoder outputs.
+/// With ``VideoDecodeOptions/FrameCounting/scanPackets`` (the default) this decoder does decord's scan, without
+/// decoding, but leaves out packets FFmpeg flags as discarded (MP4 edit lists; decord counts them, PyAV and
+/// torchvision never output their frames), so the count equals what PyAV/torchvision decode for every well-formed
+/// file. Frame `i` is the frame with the `i`-th smallest presentation timestamp. When some packet has no pts
+/// (AVI with B-frames, raw H.264), frame `i` is the `i`-th frame the decoder outputs. With
+/// ``VideoDecodeOptions/FrameCounting/header`` the count is the container's `nb_frames` (MP4/MOV/AVI store it)
+/// or, when absent, `round(duration × fps)`, and frames are numbered in decoder output order.
 public struct VideoInfo: Sendable, Equatable {
     /// How ``VideoInfo/frameCount`` was obtained.
     public enum FrameCountSource: String, Sendable, Equatable {

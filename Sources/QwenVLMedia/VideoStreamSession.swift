@@ -28,6 +28,9 @@ final class VideoStreamSession {
     private var draining = false
     /// The last read error that ended the stream early (kept for error messages).
     private(set) var readError: String?
+    /// When set, packets whose pts is not in the set are decoded with `skip_frame = AVDISCARD_NONREF`: the codec
+    /// drops them if no other frame references them (B-frames without references), which changes no other frame.
+    var wantedPTS: Set<Int64>?
 
     /// Opens the container, reads stream info and picks the video stream; throws a typed error for bad files.
     init(path: String) throws {
@@ -187,6 +190,12 @@ final class VideoStreamSession {
             }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
+            if let wantedPTS {
+                // Read by the codec when the packet is submitted (also with frame threads).
+                let pts = packet.pointee.pts
+                codec.pointee.skip_frame = pts != cffmpeg_nopts_value() && !wantedPTS.contains(pts)
+                    ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+            }
             let sent = avcodec_send_packet(codec, packet)
             if sent < 0 && sent != again {
                 consecutiveErrors += 1

@@ -64,15 +64,16 @@ final class VideoBenchmarkTests: XCTestCase {
             XCTAssertEqual(decoded >= wanted.count, true)
         }
 
-        let neverSeek = VideoDecodeOptions(minimumFramesSkippedBySeek: Int.max)
-        try run("\(n) frames, seeking, kept", options: VideoDecodeOptions(), keep: true, wanted: indices)
-        try run("\(n) frames, seeking, streamed", options: VideoDecodeOptions(), keep: false, wanted: indices)
-        try run("\(n) frames, decoding everything", options: neverSeek, keep: false, wanted: indices)
-        try run("all \(total) frames converted, streamed", options: neverSeek, keep: false,
+        let everything = VideoDecodeOptions(minimumFramesSkippedBySeek: Int.max, skipUnwantedNonReferenceFrames: false)
+        try run("\(n) frames, defaults (seek + skip non-ref), kept", options: VideoDecodeOptions(), keep: true,
+                wanted: indices)
+        try run("\(n) frames, defaults, streamed", options: VideoDecodeOptions(), keep: false, wanted: indices)
+        try run("\(n) frames, seek only", options: VideoDecodeOptions(skipUnwantedNonReferenceFrames: false),
+                keep: false, wanted: indices)
+        try run("\(n) frames, decoding everything", options: everything, keep: false, wanted: indices)
+        try run("all \(total) frames converted, streamed", options: everything, keep: false,
                 wanted: Array(0..<total))
-        for threads in [1] {
-            try run("\(n) frames, seeking, \(threads) decoder thread", options: VideoDecodeOptions(threads: threads),
-                    keep: false, wanted: indices)
-        }
+        try run("\(n) frames, defaults, 1 decoder thread", options: VideoDecodeOptions(threads: 1), keep: false,
+                wanted: indices)
     }
 }

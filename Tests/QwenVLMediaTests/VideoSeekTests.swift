@@ -62,6 +62,23 @@ final class VideoSeekTests: XCTestCase {
         XCTAssertEqual(forward.seekCount, 0)
     }
 
+    func testUnwantedNonReferenceFramesAreSkipped() throws {
+        // Decoding forward from 0 to 39 without seeking: non-reference B-frames need not be decoded.
+        let item = try VideoFixtures.named("h264_yuv420p")
+        var counts: [Bool: Int] = [:]
+        for skip in [false, true] {
+            let options = VideoDecodeOptions(minimumFramesSkippedBySeek: Int.max, skipUnwantedNonReferenceFrames: skip)
+            let reader = try VideoFrameReader(decoder: VideoDecoder(path: VideoFixtures.path(item.file),
+                                                                    options: options), indices: [0, 21, 39])
+            while let frame = try reader.next() {
+                XCTAssertEqual(VideoFixtures.crc32(frame.image.pixels), item.crc32[frame.index], "skip \(skip)")
+            }
+            counts[skip] = reader.decodedFrameCount
+        }
+        XCTAssertEqual(counts[false], 40)
+        XCTAssertLessThan(counts[true] ?? 40, 30, "x264 with 3 B-frames has non-reference B-frames to drop")
+    }
+
     func testOpenGOPLeadingFramesAfterSeeking() throws {
         // Non-IDR keyframes with leading B-frames: every frame, fetched alone, must match.
         let item = try VideoFixtures.named("h264_opengop")
