@@ -61,6 +61,8 @@ public struct VideoInput: Sendable, Equatable {
     public var totalPixels: Int?
     public var videoStart: Double?
     public var videoEnd: Double?
+    public var resizedHeight: Int?
+    public var resizedWidth: Int?
 
     public init(source: Source) { self.source = source }
 }
@@ -149,6 +151,8 @@ extension ChatMessage {
             video.totalPixels = try int("total_pixels")
             video.videoStart = try double("video_start")
             video.videoEnd = try double("video_end")
+            video.resizedHeight = try int("resized_height")
+            video.resizedWidth = try int("resized_width")
             return .video(video)
         }
         if let text = part["text"], !text.isNull {

@@ -13,8 +13,11 @@ public enum PatchEmbedding {
 
     /// Patch rows of frames: `frames` are RGB `[h, w, 3]` uint8 arrays of equal size; their count is padded to a
     /// multiple of the temporal patch by repeating the last one. Returns `[t·gh·gw, 3·T·P·P]` and the grid.
+    ///
+    /// `fused` selects the video processor's arithmetic, `(x − 255·mean) / (255·std)` in float32 (images use the
+    /// slow processor's `(x·(1/255) − mean) / std`); the two differ by ≤ 2.4e-7 (spec §3.4).
     public static func patchify(frames: [[UInt8]], height h: Int, width w: Int, patchSize P: Int = 14,
-                                temporalPatch T: Int = 2, mergeSize M: Int = 2) -> (values: [Float], grid: VisionGrid) {
+                                temporalPatch T: Int = 2, mergeSize M: Int = 2, fused: Bool = false) -> (values: [Float], grid: VisionGrid) {
         var frames = frames
         while frames.count % T != 0 { frames.append(frames[frames.count - 1]) }
         let gt = frames.count / T, gh = h / P, gw = w / P
@@ -23,8 +26,12 @@ public enum PatchEmbedding {
         var table = [Float](repeating: 0, count: 3 * 256)
         for c in 0..<3 {
             for v in 0..<256 {
-                let rescaled = Float(Double(v) * (1.0 / 255.0))
-                table[c * 256 + v] = (rescaled - Float(mean[c])) / Float(std[c])
+                if fused {
+                    table[c * 256 + v] = (Float(v) - Float(mean[c]) * 255) / (Float(std[c]) * 255)
+                } else {
+                    let rescaled = Float(Double(v) * (1.0 / 255.0))
+                    table[c * 256 + v] = (rescaled - Float(mean[c])) / Float(std[c])
+                }
             }
         }
         var values = [Float](repeating: 0, count: gt * gh * gw * rowLength)

@@ -34,7 +34,8 @@ public struct VideoProcessor: Sendable {
     static func options(_ input: VideoInput) -> VideoSampler.Options {
         var o = VideoSampler.Options(fps: input.fps, nframes: input.nframes, minPixels: input.minPixels,
                                      maxPixels: input.maxPixels, totalPixels: input.totalPixels,
-                                     videoStart: input.videoStart, videoEnd: input.videoEnd)
+                                     videoStart: input.videoStart, videoEnd: input.videoEnd,
+                                     resizedHeight: input.resizedHeight, resizedWidth: input.resizedWidth)
         if let v = input.minFrames { o.minFrames = v }
         if let v = input.maxFrames { o.maxFrames = v }
         return o
@@ -81,18 +82,29 @@ public struct VideoProcessor: Sendable {
         }
         let (values, grid) = PatchEmbedding.patchify(frames: frames, height: h, width: w,
                                                      patchSize: imageProcessor.patchSize, temporalPatch: imageProcessor.temporalPatchSize,
-                                                     mergeSize: imageProcessor.mergeSize)
+                                                     mergeSize: imageProcessor.mergeSize, fused: true)
         return PreparedVideo(totalFrames: info.frameCount, sourceFPS: info.fps, duration: info.duration, indices: sampling.indices,
                              frameWidth: w, frameHeight: h, grid: grid, pixels: values,
                              tokenCount: grid.patchCount / (imageProcessor.mergeSize * imageProcessor.mergeSize))
     }
 
-    /// A list of frame images: each fetched like an image (the part's min/max pixels apply), padded to an even
-    /// count with the last frame, then resized to the video budget.
+    /// A list of frame images: each fetched like an image (the part's min/max pixels and resized size apply),
+    /// padded to an even count with the last frame, then resized to the video budget.
+    ///
+    /// qwen-vl-utils 0.0.14 passes the size factor (28) where `fetch_image` expects the patch size (14), so list
+    /// frames are fetched on a 56-pixel grid with a 4·56² … 16384·56² budget; this reproduces that.
     func prepareFrames(_ paths: [String], input: VideoInput, options: VideoSampler.Options) async throws -> PreparedVideo {
+        var frameProcessor = imageProcessor
+        frameProcessor.patchSize = imageProcessor.patchSize * imageProcessor.mergeSize
+        let factor = frameProcessor.patchSize * frameProcessor.mergeSize
+        frameProcessor.minPixels = 4 * factor * factor
+        frameProcessor.maxPixels = 16384 * factor * factor
         var images: [RGBImage] = []
         for path in paths {
-            let frame = try await imageProcessor.fetch(ImageInput(source: path, minPixels: input.minPixels, maxPixels: input.maxPixels))
+            var frameInput = ImageInput(source: path, minPixels: input.minPixels, maxPixels: input.maxPixels)
+            frameInput.resizedHeight = input.resizedHeight
+            frameInput.resizedWidth = input.resizedWidth
+            let frame = try await frameProcessor.fetch(frameInput)
             if let first = images.first, first.width != frame.width || first.height != frame.height {
                 throw QwenVLError("video frame list: '\(path)' is \(frame.width)×\(frame.height) after resizing, the first frame \(first.width)×\(first.height); frames must match")
             }
@@ -110,7 +122,7 @@ public struct VideoProcessor: Sendable {
             throw QwenVLError("video frame list: \(error.description)")
         }
         let (values, grid) = PatchEmbedding.patchify(frames: frames, height: h, width: w, patchSize: imageProcessor.patchSize,
-                                                     temporalPatch: imageProcessor.temporalPatchSize, mergeSize: imageProcessor.mergeSize)
+                                                     temporalPatch: imageProcessor.temporalPatchSize, mergeSize: imageProcessor.mergeSize, fused: true)
         return PreparedVideo(totalFrames: paths.count, sourceFPS: nil, duration: nil,
                              indices: Array(0..<paths.count) + Array(repeating: paths.count - 1, count: count - paths.count),
                              frameWidth: w, frameHeight: h, grid: grid, pixels: values,
