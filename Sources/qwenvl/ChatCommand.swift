@@ -22,6 +22,7 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "System prompt.") var system: String?
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var pixels: PixelOptions
+    @OptionGroup var videoOptions: VideoOptions
 
     func run() async throws {
         let qwen: QwenVLModel
@@ -51,7 +52,7 @@ struct ChatCommand: AsyncParsableCommand {
                     printError("attached image \(argument)")
                 case "/video":
                     guard !argument.isEmpty else { printError("usage: /video PATH"); continue }
-                    attachments.append(.video(VideoInput(source: .file(ChatMessage.resolvePath(argument, cwd)))))
+                    attachments.append(.video(videoOptions.videoInput(ChatMessage.resolvePath(argument, cwd))))
                     printError("attached video \(argument)")
                 case "/system":
                     conversation = Conversation(system: argument.isEmpty ? nil : argument)

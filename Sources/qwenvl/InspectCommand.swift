@@ -11,11 +11,13 @@ struct InspectCommand: AsyncParsableCommand {
 
     @Option(help: "Checkpoint folder (its config.json and preprocessor_config.json are read).") var model: String
     @Option(help: "Image path or URL (repeatable).") var image: [String] = []
+    @Option(help: "Video path (repeatable): duration, fps, sampled frames, frame size, grid, tokens.") var video: [String] = []
     @OptionGroup var pixels: PixelOptions
+    @OptionGroup var videoOptions: VideoOptions
     @Flag(help: "Print JSON lines instead of a table.") var json = false
 
     func validate() throws {
-        if image.isEmpty { throw ValidationError("give at least one --image") }
+        if image.isEmpty && video.isEmpty { throw ValidationError("give at least one --image or --video") }
     }
 
     func run() async throws {
@@ -45,7 +47,25 @@ struct InspectCommand: AsyncParsableCommand {
                     print("\(path): \(prepared.originalWidth)×\(prepared.originalHeight) → \(prepared.resizedWidth)×\(prepared.resizedHeight), grid (t,h,w) = (\(g.t), \(g.h), \(g.w)), \(g.patchCount) patches, \(prepared.tokenCount) tokens")
                 }
             }
-            if !json { print("total: \(total) image tokens (budget \(processor.minPixels)…\(processor.maxPixels) pixels per image)") }
+            for path in video {
+                let prepared = try await VideoProcessor(imageProcessor: processor).prepare(videoOptions.videoInput(ChatMessage.resolvePath(path, cwd)))
+                total += prepared.tokenCount
+                let g = prepared.grid
+                if json {
+                    var object: [String: Any] = [
+                        "video": path, "total_frames": prepared.totalFrames, "sampled_frames": prepared.indices.count,
+                        "indices": prepared.indices, "frame_size": [prepared.frameWidth, prepared.frameHeight],
+                        "grid_thw": [g.t, g.h, g.w], "patches": g.patchCount, "tokens": prepared.tokenCount,
+                    ]
+                    if let d = prepared.duration { object["duration_s"] = d }
+                    if let f = prepared.sourceFPS { object["fps"] = f }
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                } else {
+                    let timing = prepared.duration.map { String(format: "%.2f s at %.3f fps, ", $0, prepared.sourceFPS ?? 0) } ?? ""
+                    print("\(path): \(timing)\(prepared.totalFrames) frames → \(prepared.indices.count) sampled \(prepared.indices), frames \(prepared.frameWidth)×\(prepared.frameHeight), grid (t,h,w) = (\(g.t), \(g.h), \(g.w)), \(prepared.tokenCount) tokens")
+                }
+            }
+            if !json { print("total: \(total) vision tokens (image budget \(processor.minPixels)…\(processor.maxPixels) pixels)") }
         } catch let error as QwenVLError {
             throw fail(error.description)
         }
