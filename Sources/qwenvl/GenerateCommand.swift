@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import QwenVL
 import QwenVLCore
+import QwenVLMedia
 
 /// `qwenvl generate`: answer one prompt or a messages file, streaming or as JSON.
 struct GenerateCommand: AsyncParsableCommand {
@@ -33,6 +34,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("dump-logits"), help: "Write the last prompt position's logits as a float32 .npy.") var dumpLogits: String?
     @Flag(name: .customLong("add-vision-id"), help: "Label images and videos 'Picture N:' / 'Video N:'.") var addVisionID = false
     @OptionGroup var pixels: PixelOptions
+    @Option(help: "Draw the answer's grounding boxes on the first image and write it to this PNG file.") var annotate: String?
 
     func validate() throws {
         if (prompt == nil) == (messages == nil) { throw ValidationError("give exactly one of --prompt or --messages") }
@@ -56,6 +58,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     private func execute() async throws {
         let conversation = try buildMessages()
+        let grounding = try await GroundingOutput(conversation: conversation, annotatePath: annotate)
         let loadStart = Date()
         let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
         let loadSeconds = Date().timeIntervalSince(loadStart)
@@ -87,9 +90,10 @@ struct GenerateCommand: AsyncParsableCommand {
         if let dumpLogits {
             try NumpyFile.write(result.promptLogits, shape: [result.promptLogits.count], to: URL(fileURLWithPath: dumpLogits))
         }
+        let boxes = try await grounding.finish(text: qwen.tokenizer.decode(result.tokenIDs, skipSpecialTokens: false), json: json)
         if json {
             let t = result.timings
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "prompt_token_ids": result.promptTokenIDs.map(Int.init),
                 "token_ids": result.tokenIDs.map(Int.init),
                 "text": result.text,
@@ -100,6 +104,7 @@ struct GenerateCommand: AsyncParsableCommand {
                     "decode_tokens_per_s": t.decodeTokensPerSecond,
                 ],
             ]
+            object["boxes"] = boxes
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
@@ -169,5 +174,67 @@ struct PixelOptions: ParsableArguments {
             }
         }
         return options
+    }
+}
+
+/// `--annotate OUT.png` and the `boxes` of `--json`: grounding boxes parsed from the answer (spec §9), drawn on
+/// the conversation's first image at its original size.
+private struct GroundingOutput {
+    /// The first image's reference (path or URL), if the conversation has one.
+    let imageReference: String?
+    let annotatePath: String?
+    /// The first image, loaded up front when annotating so a bad image or path fails before generation.
+    let image: RGBImage?
+
+    init(conversation: [ChatMessage], annotatePath: String?) async throws {
+        imageReference = conversation.lazy.flatMap(\.parts).compactMap { part -> String? in
+            if case .image(let input) = part { return input.source }
+            return nil
+        }.first
+        self.annotatePath = annotatePath
+        guard let annotatePath else { image = nil; return }
+        guard let imageReference else { throw QwenVLError("--annotate needs an image in the conversation (--image or an image part)") }
+        let folder = URL(fileURLWithPath: annotatePath).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw QwenVLError("--annotate: the folder '\(folder)' does not exist")
+        }
+        image = try await Self.load(imageReference)
+    }
+
+    static func load(_ reference: String) async throws -> RGBImage {
+        do {
+            return try await ImageSource(reference: reference).loadImage()
+        } catch let error as MediaError {
+            throw QwenVLError("--annotate: \(error.description)")
+        }
+    }
+
+    /// Parses the boxes from `text` (decoded with special tokens), writes the annotated PNG when asked, and
+    /// returns the `--json` entries: label, kind, `box` (normalized points, flattened) and, with an image,
+    /// `box_pixels` (original-image pixels, 2 decimals).
+    func finish(text: String, json: Bool) async throws -> [[String: Any]] {
+        let boxes = Grounding.parse(text)
+        var size = image.map { (width: $0.width, height: $0.height) }
+        if let image, let annotatePath {
+            do {
+                try PNGEncoder.write(Annotation.draw(boxes: boxes, on: image), to: URL(fileURLWithPath: annotatePath))
+            } catch let error as PNGEncoder.WriteError {
+                throw QwenVLError(error.description)
+            }
+            printError("[\(boxes.count) box\(boxes.count == 1 ? "" : "es") drawn on \(image.width)×\(image.height) image → \(annotatePath)]")
+        }
+        guard json else { return [] }
+        if size == nil, !boxes.isEmpty, let imageReference, let loaded = try? await Self.load(imageReference) {
+            size = (loaded.width, loaded.height)
+        }
+        return boxes.map { box in
+            var entry: [String: Any] = ["label": box.label ?? NSNull(), "kind": box.kind.rawValue, "box": box.points.flatMap { $0 }]
+            if let size {
+                entry["box_pixels"] = box.pixelPoints(imageWidth: size.width, imageHeight: size.height).flatMap { $0 }
+                    .map { ($0 * 100).rounded() / 100 }
+            }
+            return entry
+        }
     }
 }
