@@ -246,6 +246,50 @@ final class GroundingTests: XCTestCase {
         }
     }
 
+    // MARK: - CLI
+
+    /// Runs the built `qwenvl` (next to the test bundle) and returns status, stdout, stderr.
+    static func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        var dir = Bundle.main.bundleURL
+        var executable = dir.appendingPathComponent("qwenvl")
+        for _ in 0..<3 where !FileManager.default.isExecutableFile(atPath: executable.path) {
+            dir = dir.deletingLastPathComponent()
+            executable = dir.appendingPathComponent("qwenvl")
+        }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    func testGenerateAnnotateWritesThePNGAndJSONBoxes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-annotate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.png")
+        // No image: fails before the model is even loaded (the model path does not exist).
+        let noImage = try Self.runCLI(["generate", "--model", dir.appendingPathComponent("missing").path, "--prompt", "x",
+                                       "--annotate", out.path])
+        XCTAssertNotEqual(noImage.status, 0)
+        XCTAssertTrue(noImage.stderr.contains("--annotate needs an image"), noImage.stderr)
+        // The random tiny checkpoint draws no boxes: the PNG is the original image, and --json lists no boxes.
+        let photo = Fixtures.root.appendingPathComponent("images/photo.jpg")
+        let r = try Self.runCLI(["generate", "--model", Fixtures.checkpoint("tiny-f32").path, "--prompt", "find the cat",
+                                 "--image", photo.path, "--max-tokens", "2", "--temperature", "0", "--json", "--annotate", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data((r.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any]
+        XCTAssertEqual((object?["boxes"] as? [Any])?.count, 0)
+        XCTAssertEqual(try ImageDecoder().decode(contentsOfFile: out.path), try ImageDecoder().decode(contentsOfFile: photo.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("missing").path))
+    }
+
     struct SplitMix64 {
         var state: UInt64
         mutating func next() -> UInt64 {
