@@ -63,13 +63,16 @@ final class VideoColorConverter {
                                           + "failed (\(rows < 0 ? ffmpegErrorString(rows) : "\(rows) rows"))")
         }
         // Copy the (stride-padded) rows into a tight [height, width, 3] array.
+        // (swscale writes to the 64-byte-aligned buffer, as PyAV's frames are, so it takes the same SIMD path.)
         let rowBytes = Int(width) * 3
-        var pixels = [UInt8](repeating: 0, count: rowBytes * Int(height))
-        pixels.withUnsafeMutableBufferPointer { out in
-            guard let base = out.baseAddress else { return }
-            for y in 0..<Int(height) {
-                (base + y * rowBytes).update(from: buffer + y * bufferStride, count: rowBytes)
+        let stride = bufferStride
+        let pixels = [UInt8](unsafeUninitializedCapacity: rowBytes * Int(height)) { out, initialized in
+            if let base = out.baseAddress {
+                for y in 0..<Int(height) {
+                    (base + y * rowBytes).initialize(from: buffer + y * stride, count: rowBytes)
+                }
             }
+            initialized = rowBytes * Int(height)
         }
         return RGBImage(uncheckedWidth: Int(width), height: Int(height), pixels: pixels)
     }

@@ -124,6 +124,24 @@ final class VideoSeekTests: XCTestCase {
         XCTAssertNil(afterError)
     }
 
+    func testConcurrentFetchesFromOneDecoder() async throws {
+        // The decoder is a Sendable value; each fetch opens its own FFmpeg contexts.
+        let item = try VideoFixtures.named("h264_yuv420p")
+        let video = try VideoDecoder(path: VideoFixtures.path(item.file), options: eagerSeek)
+        let sets: [[Int]] = [[0, 20, 39], [39, 1], [7, 8, 9, 30], [15], [38, 2, 21], [5, 33]]
+        let results = try await withThrowingTaskGroup(of: (Int, [UInt32]).self) { group in
+            for (slot, indices) in sets.enumerated() {
+                group.addTask { (slot, try video.frames(at: indices).map { VideoFixtures.crc32($0.pixels) }) }
+            }
+            var collected: [Int: [UInt32]] = [:]
+            for try await (slot, crcs) in group { collected[slot] = crcs }
+            return collected
+        }
+        for (slot, indices) in sets.enumerated() {
+            XCTAssertEqual(results[slot], indices.map { item.crc32[$0] }, "\(indices)")
+        }
+    }
+
     func testHeaderFrameCountingDecodesForward() throws {
         for name in ["h264_yuv420p", "vp9", "ffv1_bgr0"] {
             let item = try VideoFixtures.named(name)
