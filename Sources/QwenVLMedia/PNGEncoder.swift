@@ -49,7 +49,7 @@ public enum PNGEncoder {
         let filtered = filterRows(image, adaptive: compression == .fixedHuffman)
         var zlib: [UInt8] = [0x78, 0x01]  // deflate, 32 KiB window, no preset dictionary, FCHECK ok
         switch compression {
-        case .stored: appendStoredBlocks(filtered[...], final: true, into: &zlib)
+        case .stored: zlib += Deflater.stored(filtered)
         case .fixedHuffman: zlib += Deflater.fixedHuffman(filtered)
         }
         let adler = adler32(filtered)
@@ -128,27 +128,31 @@ public enum PNGEncoder {
     static func filterRows(_ image: RGBImage, adaptive: Bool) -> [UInt8] {
         let stride = image.width * 3
         var out = [UInt8](repeating: 0, count: image.height * (stride + 1))
+        let zeros = [UInt8](repeating: 0, count: stride)
+        // Five candidate rows, one per filter type.
+        var candidates = [UInt8](repeating: 0, count: 5 * stride)
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                var candidate = [UInt8](repeating: 0, count: stride)
-                for y in 0..<image.height {
-                    let row = src.baseAddress! + y * stride
-                    let above: UnsafePointer<UInt8>? = y > 0 ? row - stride : nil
-                    let target = dst.baseAddress! + y * (stride + 1)
-                    guard adaptive else {
-                        target[0] = 0
-                        (target + 1).update(from: row, count: stride)
-                        continue
-                    }
-                    var best = UInt64.max
-                    for filter in 0..<5 {
-                        let cost = candidate.withUnsafeMutableBufferPointer { c in
-                            applyFilter(filter, row: row, above: above, count: stride, into: c.baseAddress!)
-                        }
-                        if cost < best {
-                            best = cost
-                            target[0] = UInt8(filter)
-                            candidate.withUnsafeBufferPointer { (target + 1).update(from: $0.baseAddress!, count: stride) }
+                zeros.withUnsafeBufferPointer { zero in
+                    candidates.withUnsafeMutableBufferPointer { cand in
+                        for y in 0..<image.height {
+                            let row = src.baseAddress! + y * stride
+                            let target = dst.baseAddress! + y * (stride + 1)
+                            guard adaptive else {
+                                target[0] = 0
+                                (target + 1).update(from: row, count: stride)
+                                continue
+                            }
+                            let above = y > 0 ? row - stride : zero.baseAddress!
+                            var bestType = 0
+                            var best = UInt64.max
+                            for type in 0..<5 {
+                                let cost = applyFilter(type, row: row, above: above, count: stride,
+                                                       into: cand.baseAddress! + type * stride)
+                                if cost < best { best = cost; bestType = type }
+                            }
+                            target[0] = UInt8(bestType)
+                            (target + 1).update(from: cand.baseAddress! + bestType * stride, count: stride)
                         }
                     }
                 }
@@ -157,50 +161,44 @@ public enum PNGEncoder {
         return out
     }
 
-    /// Applies PNG filter `type` to one row of RGB bytes; returns the sum of the outputs read as signed bytes'
-    /// magnitudes (the selection heuristic).
-    static func applyFilter(_ type: Int, row: UnsafePointer<UInt8>, above: UnsafePointer<UInt8>?, count: Int,
+    /// Applies PNG filter `type` (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth) to one row of RGB bytes, given the
+    /// row above (zeros for the first row); returns the sum of the outputs' magnitudes read as signed bytes
+    /// (the selection heuristic).
+    static func applyFilter(_ type: Int, row x: UnsafePointer<UInt8>, above b: UnsafePointer<UInt8>, count: Int,
                             into out: UnsafeMutablePointer<UInt8>) -> UInt64 {
+        @inline(__always) func magnitude(_ v: UInt8) -> UInt64 { UInt64(v < 128 ? v : 0 &- v) }
         var sum: UInt64 = 0
-        for i in 0..<count {
-            let x = row[i]
-            let a: UInt8 = i >= 3 ? row[i - 3] : 0
-            let b: UInt8 = above?[i] ?? 0
-            let c: UInt8 = i >= 3 ? (above?[i - 3] ?? 0) : 0
-            let predictor: UInt8
-            switch type {
-            case 0: predictor = 0
-            case 1: predictor = a
-            case 2: predictor = b
-            case 3: predictor = UInt8((Int(a) + Int(b)) >> 1)
-            default:
-                let p = Int(a) + Int(b) - Int(c)
-                let pa = abs(p - Int(a)), pb = abs(p - Int(b)), pc = abs(p - Int(c))
-                predictor = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c)
+        let lead = min(3, count)  // the first pixel has no left neighbour (a = c = 0)
+        switch type {
+        case 0:
+            for i in 0..<count { out[i] = x[i]; sum &+= magnitude(x[i]) }
+        case 1:
+            for i in 0..<lead { out[i] = x[i]; sum &+= magnitude(x[i]) }
+            for i in lead..<count { let v = x[i] &- x[i - 3]; out[i] = v; sum &+= magnitude(v) }
+        case 2:
+            for i in 0..<count { let v = x[i] &- b[i]; out[i] = v; sum &+= magnitude(v) }
+        case 3:
+            for i in 0..<lead { let v = x[i] &- (b[i] >> 1); out[i] = v; sum &+= magnitude(v) }
+            for i in lead..<count {
+                let v = x[i] &- UInt8((UInt16(x[i - 3]) + UInt16(b[i])) >> 1)
+                out[i] = v
+                sum &+= magnitude(v)
             }
-            let v = x &- predictor
-            out[i] = v
-            sum += UInt64(v < 128 ? v : 0 &- v)
+        default:
+            for i in 0..<lead { let v = x[i] &- b[i]; out[i] = v; sum &+= magnitude(v) }  // Paeth(0, b, 0) = b
+            for i in lead..<count {
+                let a = Int(x[i - 3]), up = Int(b[i]), c = Int(b[i - 3])
+                let pa = abs(up - c), pb = abs(a - c), pc = abs(a + up - 2 * c)
+                let predictor = (pa <= pb && pa <= pc) ? a : (pb <= pc ? up : c)
+                let v = x[i] &- UInt8(predictor)
+                out[i] = v
+                sum &+= magnitude(v)
+            }
         }
         return sum
     }
 
     // MARK: - zlib pieces
-
-    /// Appends `bytes` as stored deflate blocks (≤ 65535 bytes each); the last gets BFINAL when `final`.
-    /// The output must be byte-aligned when called (true for the zlib header and after a flushed ``BitWriter``).
-    static func appendStoredBlocks(_ bytes: ArraySlice<UInt8>, final: Bool, into out: inout [UInt8]) {
-        var start = bytes.startIndex
-        repeat {
-            let end = min(bytes.endIndex, start + 65535)
-            let last = final && end == bytes.endIndex
-            out.append(last ? 1 : 0)  // BFINAL, BTYPE = 00, then padding to the byte boundary
-            let length = UInt16(end - start)
-            out += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
-            out += bytes[start..<end]
-            start = end
-        } while start < bytes.endIndex
-    }
 
     /// Adler-32 of `bytes` (RFC 1950), summing 5552 bytes between reductions.
     static func adler32(_ bytes: [UInt8]) -> UInt32 {
@@ -232,7 +230,13 @@ public enum PNGEncoder {
     static func crc32<C: Collection>(_ bytes: C, crc: UInt32 = 0) -> UInt32 where C.Element == UInt8 {
         var c = ~crc
         crcTable.withUnsafeBufferPointer { table in
-            for byte in bytes { c = table[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
+            let t = table.baseAddress!
+            let contiguous: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+                for byte in buffer { c = t[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
+            }
+            if contiguous == nil {
+                for byte in bytes { c = t[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
+            }
         }
         return ~c
     }
@@ -263,39 +267,15 @@ private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -
 
 extension PNGEncoder {
     /// A raw deflate (RFC 1951) compressor that emits fixed-Huffman blocks, or stored blocks where those are
-    /// smaller. LZ77 uses a 32 KiB window, 3-byte hash chains (at most 32 candidates per position) and
-    /// greedy matching.
+    /// smaller. LZ77 uses a 32 KiB window, 3-byte hash chains (at most ``maxChain`` candidates per position,
+    /// stopping early at ``niceLength``) and greedy matching.
     enum Deflater {
-        /// Packs bits least-significant first, as deflate requires.
-        struct BitWriter {
-            var bytes: [UInt8] = []
-            private var accumulator: UInt64 = 0
-            private var filled = 0
-
-            /// Appends the low `count` bits of `bits` (count ≤ 32).
-            @inline(__always)
-            mutating func write(_ bits: UInt32, count: Int) {
-                accumulator |= UInt64(bits) << UInt64(filled)
-                filled += count
-                if filled >= 32 {
-                    let word = UInt32(truncatingIfNeeded: accumulator)
-                    bytes.append(UInt8(word & 0xFF)); bytes.append(UInt8((word >> 8) & 0xFF))
-                    bytes.append(UInt8((word >> 16) & 0xFF)); bytes.append(UInt8(word >> 24))
-                    accumulator >>= 32
-                    filled -= 32
-                }
-            }
-
-            /// Pads with zero bits to the next byte boundary.
-            mutating func alignToByte() {
-                while filled > 0 {
-                    bytes.append(UInt8(truncatingIfNeeded: accumulator))
-                    accumulator >>= 8
-                    filled = max(0, filled - 8)
-                }
-                accumulator = 0
-            }
-        }
+        static let windowSize = 32768
+        static let hashBits = 15
+        static let maxChain = 8
+        static let niceLength = 64
+        /// A block ends after this many tokens (literals or matches), so a poor block can fall back to stored.
+        static let tokensPerBlock = 1 << 14
 
         /// Reverses the low `count` bits (Huffman codes are sent most-significant bit first).
         static func reversed(_ code: UInt32, count: Int) -> UInt32 {
@@ -323,137 +303,242 @@ extension PNGEncoder {
         static let distanceExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10,
                                            10, 11, 11, 12, 12, 13, 13]
 
-        /// Literal codes 0–255 and the end-of-block code 256: bits and lengths.
-        static let literalCodes: [(bits: UInt32, count: Int)] = (0...256).map(fixedLiteralCode)
-
-        /// For each match length 3…258 (index = length): length symbol code plus extra bits, combined.
-        static let lengthCodes: [(bits: UInt32, count: Int)] = (0...258).map { length in
-            guard length >= 3 else { return (0, 0) }
-            var index = lengthBase.count - 1
-            while lengthBase[index] > length { index -= 1 }
-            let code = fixedLiteralCode(257 + index)
-            let extra = UInt32(length - lengthBase[index])
-            return (code.bits | extra << UInt32(code.count), code.count + lengthExtra[index])
-        }
-
-        /// For each distance 1…32768 (index = distance): 5-bit distance code plus extra bits, combined.
-        static let distanceCodes: [(bits: UInt32, count: Int)] = {
-            var table = [(bits: UInt32, count: Int)](repeating: (0, 0), count: 32769)
+        /// Code tables with the bits (code bit-reversed, then extra bits) in the low 24 bits and the total
+        /// bit count in the top 8: literals 0–255 and end-of-block at 0…256, lengths 3…258 at 257 + length,
+        /// distances 1…32768 at 516 + distance.
+        static let codes: [UInt32] = {
+            var table = [UInt32](repeating: 0, count: 516 + 32769)
+            for symbol in 0...256 {
+                let code = fixedLiteralCode(symbol)
+                table[symbol] = code.bits | UInt32(code.count) << 24
+            }
             var index = 0
+            for length in 3...258 {
+                while index + 1 < lengthBase.count, lengthBase[index + 1] <= length { index += 1 }
+                let code = fixedLiteralCode(257 + index)
+                let bits = code.bits | UInt32(length - lengthBase[index]) << UInt32(code.count)
+                table[257 + length] = bits | UInt32(code.count + lengthExtra[index]) << 24
+            }
+            index = 0
             for distance in 1...32768 {
                 while index + 1 < distanceBase.count, distanceBase[index + 1] <= distance { index += 1 }
-                let extra = UInt32(distance - distanceBase[index])
-                table[distance] = (reversed(UInt32(index), count: 5) | extra << 5, 5 + distanceExtra[index])
+                let bits = reversed(UInt32(index), count: 5) | UInt32(distance - distanceBase[index]) << 5
+                table[516 + distance] = bits | UInt32(5 + distanceExtra[index]) << 24
             }
             return table
         }()
 
-        static let windowSize = 32768
-        static let hashBits = 15
-        static let maxChain = 32
-        /// A block ends after this many tokens (literals or matches), so a poor block can fall back to stored.
-        static let tokensPerBlock = 1 << 15
+        /// A growable output buffer that packs bits least-significant first, as deflate requires.
+        struct BitWriter {
+            private(set) var buffer: UnsafeMutablePointer<UInt8>
+            private var capacity: Int
+            private(set) var count = 0
+            private var accumulator: UInt64 = 0
+            private var filled = 0
+
+            init(capacity: Int) {
+                self.capacity = max(capacity, 64)
+                buffer = .allocate(capacity: self.capacity)
+            }
+
+            func release() { buffer.deallocate() }
+
+            /// Makes room for `extra` more bytes.
+            mutating func reserve(_ extra: Int) {
+                guard count + extra + 16 > capacity else { return }
+                let grown = max(capacity * 2, count + extra + 16)
+                let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+                fresh.update(from: buffer, count: count)
+                buffer.deallocate()
+                buffer = fresh
+                capacity = grown
+            }
+
+            /// Appends the low `count` bits of `bits` (count ≤ 32); room must have been reserved.
+            @inline(__always)
+            mutating func write(_ bits: UInt32, count n: Int) {
+                accumulator |= UInt64(bits) << UInt64(filled)
+                filled += n
+                if filled >= 32 {
+                    let word = UInt32(truncatingIfNeeded: accumulator)
+                    buffer[count] = UInt8(word & 0xFF); buffer[count + 1] = UInt8((word >> 8) & 0xFF)
+                    buffer[count + 2] = UInt8((word >> 16) & 0xFF); buffer[count + 3] = UInt8(word >> 24)
+                    count += 4
+                    accumulator >>= 32
+                    filled -= 32
+                }
+            }
+
+            /// Writes a table entry from ``codes`` (bits in the low 24 bits, count in the top 8).
+            @inline(__always)
+            mutating func write(code: UInt32) { write(code & 0xFF_FFFF, count: Int(code >> 24)) }
+
+            /// Pads with zero bits to the next byte boundary.
+            mutating func alignToByte() {
+                reserve(8)
+                while filled > 0 {
+                    buffer[count] = UInt8(truncatingIfNeeded: accumulator)
+                    count += 1
+                    accumulator >>= 8
+                    filled = max(0, filled - 8)
+                }
+                accumulator = 0
+            }
+
+            /// Appends raw bytes; the writer must be byte-aligned.
+            mutating func append(_ bytes: UnsafePointer<UInt8>, count n: Int) {
+                reserve(n)
+                (buffer + count).update(from: bytes, count: n)
+                count += n
+            }
+        }
 
         /// Compresses `input` into a complete raw deflate stream (last block marked final).
         static func fixedHuffman(_ input: [UInt8]) -> [UInt8] {
-            var writer = BitWriter()
-            writer.bytes.reserveCapacity(input.count / 2 + 64)
-            let n = input.count
-            var head = [Int32](repeating: -1, count: 1 << hashBits)
-            var prev = [Int32](repeating: -1, count: windowSize)
-            var tokens: [UInt32] = []  // literal: byte; match: 1<<31 | length<<16 | distance
-            tokens.reserveCapacity(tokensPerBlock)
+            var writer = BitWriter(capacity: input.count + input.count / 64 + 1024)
+            defer { writer.release() }
+            let head = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << hashBits)
+            let prev = UnsafeMutablePointer<Int32>.allocate(capacity: windowSize)
+            let tokens = UnsafeMutablePointer<UInt32>.allocate(capacity: tokensPerBlock)
+            head.initialize(repeating: -1, count: 1 << hashBits)
+            prev.initialize(repeating: -1, count: windowSize)
+            defer { head.deallocate(); prev.deallocate(); tokens.deallocate() }
+            input.withUnsafeBufferPointer { data in
+                codes.withUnsafeBufferPointer { table in
+                    compress(data, table: table.baseAddress!, head: head, prev: prev, tokens: tokens, into: &writer)
+                }
+            }
+            writer.alignToByte()
+            return Array(UnsafeBufferPointer(start: writer.buffer, count: writer.count))
+        }
+
+        /// `input` as a complete raw deflate stream of stored blocks.
+        static func stored(_ input: [UInt8]) -> [UInt8] {
+            var writer = BitWriter(capacity: input.count + input.count / 8192 + 64)
+            defer { writer.release() }
+            input.withUnsafeBufferPointer { data in
+                writeStored(data.baseAddress ?? UnsafePointer(writer.buffer), from: 0, to: data.count, final: true, into: &writer)
+            }
+            writer.alignToByte()
+            return Array(UnsafeBufferPointer(start: writer.buffer, count: writer.count))
+        }
+
+        /// Writes bytes `start..<end` of `p` as stored blocks of at most 65535 bytes (at least one block);
+        /// the last gets BFINAL when `final`.
+        static func writeStored(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool,
+                                into writer: inout BitWriter) {
+            var s = start
+            repeat {
+                let e = min(end, s + 65535)
+                writer.reserve(8)
+                writer.write(final && e == end ? 1 : 0, count: 3)  // BFINAL, BTYPE = 00
+                writer.alignToByte()
+                let size = UInt32(e - s)
+                writer.write(size | (~size & 0xFFFF) << 16, count: 32)  // LEN, NLEN (little-endian)
+                writer.append(p + s, count: e - s)
+                s = e
+            } while s < end
+        }
+
+        /// The LZ77 loop: tokens are collected per block and each block is written as fixed Huffman or stored.
+        /// A token is a literal byte, or `1 << 31 | length << 16 | distance` for a match.
+        static func compress(_ data: UnsafeBufferPointer<UInt8>, table: UnsafePointer<UInt32>,
+                             head: UnsafeMutablePointer<Int32>, prev: UnsafeMutablePointer<Int32>,
+                             tokens: UnsafeMutablePointer<UInt32>, into writer: inout BitWriter) {
+            let n = data.count
+            guard let p = data.baseAddress, n > 0 else {
+                writer.reserve(8)
+                writer.write(3, count: 3)  // final fixed block holding only end-of-block
+                writer.write(code: table[256])
+                return
+            }
+            let raw = UnsafeRawPointer(p)
+            let mask = windowSize - 1
+            @inline(__always) func hash(_ i: Int) -> Int {
+                let v = UInt32(p[i]) << 16 | UInt32(p[i + 1]) << 8 | UInt32(p[i + 2])
+                return Int((v &* 2_654_435_761) >> UInt32(32 - hashBits))
+            }
+            var tokenCount = 0
             var blockStart = 0
             var blockBits = 0
 
-            input.withUnsafeBufferPointer { p in
-                let lengths = lengthCodes, distances = distanceCodes, literals = literalCodes
-                @inline(__always) func hash(_ i: Int) -> Int {
-                    let v = UInt32(p[i]) << 16 | UInt32(p[i + 1]) << 8 | UInt32(p[i + 2])
-                    return Int((v &* 2_654_435_761) >> UInt32(32 - hashBits))
-                }
-                @inline(__always) func insert(_ i: Int) {
-                    let h = hash(i)
-                    prev[i & (windowSize - 1)] = head[h]
-                    head[h] = Int32(i)
-                }
-                func flush(end: Int, final: Bool) {
-                    let storedBits = (end - blockStart) * 8 + ((end - blockStart) / 65535 + 1) * 48
-                    if blockBits + 10 > storedBits {
-                        writeStored(start: blockStart, end: end, final: final)
-                    } else {
-                        writer.write(final ? 1 : 0, count: 1)
-                        writer.write(1, count: 2)  // BTYPE = 01 (fixed Huffman)
-                        for token in tokens {
-                            if token & 0x8000_0000 == 0 {
-                                let code = literals[Int(token)]
-                                writer.write(code.bits, count: code.count)
-                            } else {
-                                let length = lengths[Int((token >> 16) & 0x1FF)]
-                                writer.write(length.bits, count: length.count)
-                                let distance = distances[Int(token & 0xFFFF)]
-                                writer.write(distance.bits, count: distance.count)
-                            }
+            func flush(end: Int, final: Bool) {
+                let length = end - blockStart
+                let storedBits = length * 8 + (length / 65535 + 1) * 40 + 7
+                if blockBits + 10 > storedBits {
+                    writeStored(p, from: blockStart, to: end, final: final, into: &writer)
+                } else {
+                    writer.reserve(blockBits / 8 + 16)
+                    writer.write(final ? 3 : 2, count: 3)  // BFINAL, BTYPE = 01 (fixed Huffman)
+                    for k in 0..<tokenCount {
+                        let token = tokens[k]
+                        if token & 0x8000_0000 == 0 {
+                            writer.write(code: table[Int(token)])
+                        } else {
+                            writer.write(code: table[257 + Int((token >> 16) & 0x1FF)])
+                            writer.write(code: table[516 + Int(token & 0xFFFF)])
                         }
-                        writer.write(literals[256].bits, count: literals[256].count)
                     }
-                    tokens.removeAll(keepingCapacity: true)
-                    blockStart = end
-                    blockBits = 0
+                    writer.write(code: table[256])
                 }
-                func writeStored(start: Int, end: Int, final: Bool) {
-                    var s = start
-                    repeat {
-                        let e = min(end, s + 65535)
-                        writer.write(final && e == end ? 1 : 0, count: 3)  // BFINAL, BTYPE = 00
-                        writer.alignToByte()
-                        let length = UInt16(e - s)
-                        writer.bytes += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
-                        writer.bytes += p[s..<e]
-                        s = e
-                    } while s < end
-                }
-
-                var pos = 0
-                while pos < n {
-                    var bestLength = 0, bestDistance = 0
-                    if pos + 3 <= n {
-                        let maxLength = min(258, n - pos)
-                        var candidate = Int(head[hash(pos)])
-                        var chain = maxChain
-                        while candidate >= 0, pos - candidate <= windowSize, chain > 0 {
-                            if p[candidate + bestLength] == p[pos + bestLength] {  // bestLength < maxLength here
-                                var length = 0
-                                while length < maxLength, p[candidate + length] == p[pos + length] { length += 1 }
-                                if length > bestLength {
-                                    bestLength = length
-                                    bestDistance = pos - candidate
-                                    if length == maxLength { break }
-                                }
-                            }
-                            candidate = Int(prev[candidate & (windowSize - 1)])
-                            chain -= 1
-                        }
-                        insert(pos)
-                    }
-                    if bestLength >= 3 {
-                        tokens.append(0x8000_0000 | UInt32(bestLength) << 16 | UInt32(bestDistance))
-                        blockBits += lengths[bestLength].count + distances[bestDistance].count
-                        var k = pos + 1
-                        let stop = min(pos + bestLength, n - 2)
-                        while k < stop { insert(k); k += 1 }
-                        pos += bestLength
-                    } else {
-                        tokens.append(UInt32(p[pos]))
-                        blockBits += literals[Int(p[pos])].count
-                        pos += 1
-                    }
-                    if tokens.count >= tokensPerBlock { flush(end: pos, final: pos >= n) }
-                }
-                if !tokens.isEmpty || blockStart < n || n == 0 { flush(end: pos, final: true) }
+                tokenCount = 0
+                blockStart = end
+                blockBits = 0
             }
-            writer.alignToByte()
-            return writer.bytes
+
+            var pos = 0
+            while pos < n {
+                var bestLength = 0, bestDistance = 0
+                if pos + 3 <= n {
+                    let maxLength = min(258, n - pos)
+                    let h = hash(pos)
+                    var candidate = Int(head[h])
+                    var chain = maxChain
+                    while candidate >= 0, pos - candidate <= windowSize, chain > 0 {
+                        if p[candidate + bestLength] == p[pos + bestLength] {  // bestLength < maxLength here
+                            var length = 0
+                            while length + 8 <= maxLength {
+                                let a = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: candidate + length, as: UInt64.self))
+                                let b = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: pos + length, as: UInt64.self))
+                                if a != b { length += (a ^ b).trailingZeroBitCount >> 3; break }
+                                length += 8
+                            }
+                            if length + 8 > maxLength {
+                                while length < maxLength, p[candidate + length] == p[pos + length] { length += 1 }
+                            }
+                            if length > bestLength {
+                                bestLength = length
+                                bestDistance = pos - candidate
+                                if length >= min(niceLength, maxLength) { break }
+                            }
+                        }
+                        candidate = Int(prev[candidate & mask])
+                        chain -= 1
+                    }
+                    prev[pos & mask] = head[h]
+                    head[h] = Int32(pos)
+                }
+                if bestLength >= 3 {
+                    tokens[tokenCount] = 0x8000_0000 | UInt32(bestLength) << 16 | UInt32(bestDistance)
+                    blockBits += Int(table[257 + bestLength] >> 24) + Int(table[516 + bestDistance] >> 24)
+                    var k = pos + 1
+                    let stop = min(pos + bestLength, n - 2)
+                    while k < stop {
+                        let h = hash(k)
+                        prev[k & mask] = head[h]
+                        head[h] = Int32(k)
+                        k += 1
+                    }
+                    pos += bestLength
+                } else {
+                    tokens[tokenCount] = UInt32(p[pos])
+                    blockBits += Int(table[Int(p[pos])] >> 24)
+                    pos += 1
+                }
+                tokenCount += 1
+                if tokenCount == tokensPerBlock { flush(end: pos, final: pos >= n) }
+            }
+            if tokenCount > 0 { flush(end: pos, final: true) }
         }
     }
 }
