@@ -34,6 +34,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("dump-logits"), help: "Write the last prompt position's logits as a float32 .npy.") var dumpLogits: String?
     @Flag(name: .customLong("add-vision-id"), help: "Label images and videos 'Picture N:' / 'Video N:'.") var addVisionID = false
     @OptionGroup var pixels: PixelOptions
+    @OptionGroup var videoOptions: VideoOptions
     @Option(help: "Draw the answer's grounding boxes on the first image and write it to this PNG file.") var annotate: String?
 
     func validate() throws {
@@ -132,7 +133,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if let system { result.append(ChatMessage(role: "system", text: system)) }
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         var parts: [ContentPart] = image.map { .image(pixels.imageInput(ChatMessage.resolvePath($0, cwd))) }
-        parts += video.map { .video(VideoInput(source: .file(ChatMessage.resolvePath($0, cwd)))) }
+        parts += video.map { .video(videoOptions.videoInput(ChatMessage.resolvePath($0, cwd))) }
         if parts.isEmpty {
             result.append(ChatMessage(role: "user", text: prompt ?? ""))
         } else {
