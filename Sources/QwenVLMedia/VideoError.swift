@@ -45,7 +45,8 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noDecodableFrames(let path):
             return "'\(path)': the video stream has no decodable frames"
         case .frameIndexOutOfRange(let index, let frameCount):
-            return "frame index \(index) is out of range: the video has \(frameCount) frames (valid 0…\(frameCount - 1))"
+            return "frame index \(index) is out of range: the video has \(frameCount) frames "
+                + "(valid 0…\(frameCount - 1))"
         case .frameNotDecoded(let index, let path, let reason):
             return "'\(path)': frame \(index) could not be decoded: \(reason)"
         case .decodeFailed(let path, let reason):

@@ -43,7 +43,9 @@ enum VideoFileCheck {
             }
         }
         if code == cffmpeg_error_eof() || code == cffmpeg_error_eio(),
-           let format = [UInt8](head).withUnsafeBufferPointer({ cffmpeg_probe_format_name($0.baseAddress, Int32($0.count)) }) {
+           let format = [UInt8](head).withUnsafeBufferPointer({
+               cffmpeg_probe_format_name($0.baseAddress, Int32($0.count))
+           }) {
             // FFmpeg recognises the container, but its header runs past the end of the file.
             return .truncated(path: path, reason: "the \(String(cString: format)) header ends early (\(reason))")
         }

@@ -23,7 +23,13 @@ struct VideoFrameIndex: Sendable, Equatable {
     /// Builds the index, or returns nil when some counted packet lacks a pts or two share one (then frames can
     /// only be found by decoding forward and counting).
     init?(packets: [VideoStreamSession.ScannedPacket]) {
-        let counted = packets.filter { !$0.isDiscarded }
+        var counted = packets.filter { !$0.isDiscarded }
+        // A stream cut mid-GOP (no edit list) starts with packets that reference frames it lacks: decoders drop
+        // them (PyAV outputs nothing for them), so they are no frames. Likewise frames that come after the first
+        // keyframe but are shown before it (open-GOP leading frames).
+        if let first = counted.firstIndex(where: \.isKey), let keyPTS = counted[first].pts {
+            counted = counted[first...].filter { packet in packet.pts.map { $0 >= keyPTS } ?? true }
+        }
         var timestamps: [Int64] = []
         timestamps.reserveCapacity(counted.count)
         for packet in counted {

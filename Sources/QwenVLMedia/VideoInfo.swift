@@ -10,9 +10,10 @@
 ///
 /// With ``VideoDecodeOptions/FrameCounting/scanPackets`` (the default) this decoder does decord's scan, without
 /// decoding, but leaves out packets FFmpeg flags as discarded (MP4 edit lists; decord counts them, PyAV and
-/// torchvision never output their frames), so the count equals what PyAV/torchvision decode for every well-formed
-/// file. Frame `i` is the frame with the `i`-th smallest presentation timestamp. When some packet has no pts
-/// (AVI with B-frames, raw H.264), frame `i` is the `i`-th frame the decoder outputs. With
+/// torchvision never output their frames), and packets before the first keyframe (a stream cut mid-GOP, whose
+/// frames decoders drop), so the count equals what PyAV/torchvision decode. Frame `i` is the frame with the
+/// `i`-th smallest presentation timestamp. When some packet has no pts (AVI with B-frames, raw H.264), frame `i`
+/// is the `i`-th frame the decoder outputs. With
 /// ``VideoDecodeOptions/FrameCounting/header`` the count is the container's `nb_frames` (MP4/MOV/AVI store it)
 /// or, when absent, `round(duration × fps)`, and frames are numbered in decoder output order.
 public struct VideoInfo: Sendable, Equatable {

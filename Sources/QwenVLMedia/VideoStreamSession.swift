@@ -81,7 +81,8 @@ final class VideoStreamSession {
     var formatContext: UnsafeMutablePointer<AVFormatContext> { format! }
 
     /// Picks FFmpeg's best video stream, skipping cover art (attached pictures).
-    private static func chooseVideoStream(_ context: UnsafeMutablePointer<AVFormatContext>, path: String) throws -> Int32 {
+    private static func chooseVideoStream(_ context: UnsafeMutablePointer<AVFormatContext>,
+                                          path: String) throws -> Int32 {
         var candidates: [Int32] = []
         var kinds: [String] = []
         for i in 0..<Int(context.pointee.nb_streams) {
@@ -94,7 +95,8 @@ final class VideoStreamSession {
             if type == AVMEDIA_TYPE_VIDEO && !isCover { candidates.append(Int32(i)) }
         }
         guard !candidates.isEmpty else {
-            throw VideoError.noVideoStream(path: path, streams: kinds.isEmpty ? "no streams" : kinds.joined(separator: ", "))
+            throw VideoError.noVideoStream(path: path,
+                                           streams: kinds.isEmpty ? "no streams" : kinds.joined(separator: ", "))
         }
         let best = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         return candidates.contains(best) ? best : candidates[0]
@@ -105,7 +107,8 @@ final class VideoStreamSession {
         guard codec == nil else { return }
         guard let par = stream.pointee.codecpar else { throw VideoError.noDecodableFrames(path: path) }
         guard let decoder = avcodec_find_decoder(par.pointee.codec_id) else {
-            throw VideoError.unsupportedCodec(path: path, codec: String(cString: avcodec_get_name(par.pointee.codec_id)))
+            throw VideoError.unsupportedCodec(path: path,
+                                              codec: String(cString: avcodec_get_name(par.pointee.codec_id)))
         }
         guard let context = avcodec_alloc_context3(decoder) else {
             throw VideoError.outOfMemory(what: "allocating the video decoder")
@@ -152,7 +155,8 @@ final class VideoStreamSession {
         guard let format else { return }
         let result = av_seek_frame(format, streamIndex, timestamp, AVSEEK_FLAG_BACKWARD)
         guard result >= 0 else {
-            throw VideoError.decodeFailed(path: path, reason: "seeking to timestamp \(timestamp): \(ffmpegErrorString(result))")
+            throw VideoError.decodeFailed(path: path,
+                                          reason: "seeking to timestamp \(timestamp): \(ffmpegErrorString(result))")
         }
         if let codec { avcodec_flush_buffers(codec) }
         draining = false
