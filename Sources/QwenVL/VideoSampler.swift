@@ -167,6 +167,34 @@ public enum VideoSampler {
                                minPixels: Double(budget.minPixels), maxPixels: budget.maxPixels)
     }
 
+    // MARK: - frame lists
+
+    /// Side multiple of the first resize of a listed frame. qwen-vl-utils 0.0.14 calls
+    /// `fetch_image(frame, image_factor)` where the parameter is `image_patch_size`, so the factor becomes 28·2.
+    public static let listImageFactor = 56
+
+    /// Frames used for a frame list (`"video": [image, …]`): all of them, the last repeated to an even count.
+    public static func listFrameCount(_ count: Int) throws -> Int {
+        guard count > 0 else { throw QwenVLError("a video frame list is empty") }
+        return (count + frameFactor - 1) / frameFactor * frameFactor
+    }
+
+    /// Size (height, width) of the first, PIL-bicubic resize of each listed image (qwen-vl-utils 0.0.14
+    /// `fetch_image` at factor 56 with the image budget 4·56² … 16384·56², or the part's own `min_pixels` /
+    /// `max_pixels` / `resized_height`×`resized_width`). The stacked frames are then resized again to
+    /// ``frameSize(height:width:frameCount:options:)`` of this size with ``listFrameCount(_:)`` frames, by the torch
+    /// resize (a no-op when the sizes agree).
+    public static func listFrameImageSize(height: Int, width: Int, options: Options) throws -> (height: Int, width: Int) {
+        let f = listImageFactor
+        let defaultMin = Double(4 * f * f), defaultMax = Double(16384 * f * f)
+        if let h = options.resizedHeight, let w = options.resizedWidth {
+            return try smartResize(height: h, width: w, factor: f, minPixels: defaultMin, maxPixels: defaultMax)
+        }
+        return try smartResize(height: height, width: width, factor: f,
+                               minPixels: options.minPixels.map(Double.init) ?? defaultMin,
+                               maxPixels: options.maxPixels.map(Double.init) ?? defaultMax)
+    }
+
     // MARK: - internals
 
     /// `smart_nframes` for a window of `windowFrames` frames.

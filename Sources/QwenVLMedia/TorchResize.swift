@@ -93,6 +93,8 @@ public enum TorchResize {
     enum ByteSink: Sink { static func store(_ value: Float) -> UInt8 { TorchResize.toByte(value) } }
 
     /// Width pass over `rows` rows of `source` (`[rows, inWidth, 3]` bytes) → `[rows, outSize, 3]`.
+    /// A pixel's three channels go through the same taps, so they are processed as one `SIMD4<Float>` (R, G, B, 0);
+    /// lanes are independent, so the rounding of each channel is the scalar one.
     static func horizontalPass<S: Sink>(_ source: [UInt8], rows: Int, inWidth: Int, _ c: TorchResampleWeights,
                                         write: S.Type) -> [S.Element] {
         let outWidth = c.outSize, ksize = c.ksize, count = rows * outWidth * 3
@@ -102,34 +104,33 @@ public enum TorchResize {
                 c.weights.withUnsafeBufferPointer { weights in
                     c.bounds.withUnsafeBufferPointer { bounds in
                         forEachBlock(rows, work: outWidth * 3 * ksize) { block in
-                            for r in block {
-                                let row = r * inWidth * 3
-                                var o = r * outWidth * 3
-                                for xx in 0..<outWidth {
-                                    let n = Int(bounds[2 * xx + 1]), k = xx * ksize
-                                    var p = row + Int(bounds[2 * xx]) * 3
-                                    var w = weights[k]
-                                    var s0 = Float(src[p]) * w, s1 = Float(src[p + 1]) * w, s2 = Float(src[p + 2]) * w
-                                    let split = TorchResampleWeights.unfusedTaps(n)
-                                    var j = 1
-                                    while j <= split {  // vectorised in torch: product rounded, then added
-                                        p += 3; w = weights[k + j]
-                                        s0 = s0 + Float(src[p]) * w
-                                        s1 = s1 + Float(src[p + 1]) * w
-                                        s2 = s2 + Float(src[p + 2]) * w
-                                        j += 1
+                            var pixels = [SIMD4<Float>](repeating: .zero, count: inWidth)
+                            pixels.withUnsafeMutableBufferPointer { px in
+                                for r in block {
+                                    let row = r * inWidth * 3
+                                    for x in 0..<inWidth {
+                                        let p = row + 3 * x
+                                        px[x] = SIMD4(Float(src[p]), Float(src[p + 1]), Float(src[p + 2]), 0)
                                     }
-                                    while j < n {  // scalar remainder in torch: fused
-                                        p += 3; w = weights[k + j]
-                                        s0 = s0.addingProduct(Float(src[p]), w)
-                                        s1 = s1.addingProduct(Float(src[p + 1]), w)
-                                        s2 = s2.addingProduct(Float(src[p + 2]), w)
-                                        j += 1
+                                    var o = r * outWidth * 3
+                                    for xx in 0..<outWidth {
+                                        let start = Int(bounds[2 * xx]), n = Int(bounds[2 * xx + 1]), k = xx * ksize
+                                        var s = px[start] * weights[k]
+                                        let split = TorchResampleWeights.unfusedTaps(n)
+                                        var j = 1
+                                        while j <= split {  // vectorised in torch: product rounded, then added
+                                            s = s + px[start + j] * weights[k + j]
+                                            j += 1
+                                        }
+                                        while j < n {  // scalar remainder in torch: fused
+                                            s = s.addingProduct(px[start + j], weights[k + j])
+                                            j += 1
+                                        }
+                                        out.value[o] = S.store(s[0])
+                                        out.value[o + 1] = S.store(s[1])
+                                        out.value[o + 2] = S.store(s[2])
+                                        o += 3
                                     }
-                                    out.value[o] = S.store(s0)
-                                    out.value[o + 1] = S.store(s1)
-                                    out.value[o + 2] = S.store(s2)
-                                    o += 3
                                 }
                             }
                         }

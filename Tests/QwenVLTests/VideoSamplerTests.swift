@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import QwenVL
+import QwenVLMedia
 
 /// Frame sampling and frame budgets against qwen-vl-utils 0.0.14's own `fetch_video`
 /// (reference/video_sampling.json, written by scripts/fixtures/generate_video.py --only sampling).
@@ -139,5 +140,95 @@ final class VideoSamplerTests: XCTestCase {
                 XCTAssertEqual(indices, indices.sorted())
             }
         }
+    }
+
+    // MARK: - the model-level video cases (reference/video_cases.json + reference/tiny-f32/video.json)
+
+    /// Options of one qwen-vl-utils video part.
+    static func options(_ part: [String: Any]) -> VideoSampler.Options {
+        func int(_ key: String) -> Int? { (part[key] as? NSNumber).map { Int($0.doubleValue) } }
+        func double(_ key: String) -> Double? { (part[key] as? NSNumber)?.doubleValue }
+        var options = VideoSampler.Options(fps: double("fps"), nframes: int("nframes"), minPixels: int("min_pixels"),
+                                           maxPixels: int("max_pixels"), totalPixels: int("total_pixels"),
+                                           videoStart: double("video_start"), videoEnd: double("video_end"),
+                                           resizedHeight: int("resized_height"), resizedWidth: int("resized_width"))
+        if let v = int("min_frames") { options.minFrames = v }
+        if let v = int("max_frames") { options.maxFrames = v }
+        return options
+    }
+
+    /// (case name, video part, reference facts) for every video of every model-level case.
+    static func videoReferenceParts() throws -> [(String, [String: Any], [String: Any])] {
+        let cases = try XCTUnwrap(try Fixtures.json(Fixtures.reference.appendingPathComponent("video_cases.json")) as? [[String: Any]])
+        let reference = try XCTUnwrap(try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-f32/video.json")) as? [String: Any])
+        let results = try XCTUnwrap(reference["cases"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, results.count)
+        var parts: [(String, [String: Any], [String: Any])] = []
+        for (c, result) in zip(cases, results) {
+            let name = try XCTUnwrap(c["name"] as? String)
+            XCTAssertEqual(result["name"] as? String, name)
+            let messages = try XCTUnwrap(c["messages"] as? [[String: Any]])
+            let videoParts = messages.compactMap { $0["content"] as? [[String: Any]] }.joined().filter { $0["video"] != nil }
+            let facts = try XCTUnwrap(result["videos"] as? [[String: Any]])
+            XCTAssertEqual(videoParts.count, facts.count, name)
+            for (part, fact) in zip(videoParts, facts) { parts.append((name, part, fact)) }
+        }
+        return parts
+    }
+
+    func testModelLevelVideoCasesFollowTheseRules() throws {
+        let parts = try Self.videoReferenceParts()
+        XCTAssertGreaterThanOrEqual(parts.count, 6)
+        for (name, part, fact) in parts {
+            let options = Self.options(part)
+            let source = try XCTUnwrap(fact["source_size"] as? [Int])
+            let size = try XCTUnwrap(fact["frame_size"] as? [Int])
+            let count = try XCTUnwrap(fact["frame_count"] as? Int)
+            if part["video"] is String {
+                let total = try XCTUnwrap(fact["total_frames"] as? Int)
+                let fps = try XCTUnwrap((fact["video_fps"] as? NSNumber)?.doubleValue)
+                XCTAssertEqual(try VideoSampler.indices(totalFrames: total, videoFPS: fps, options: options),
+                               fact["indices"] as? [Int], name)
+                let resized = try VideoSampler.frameSize(height: source[0], width: source[1], frameCount: count, options: options)
+                XCTAssertEqual([resized.height, resized.width], size, name)
+            } else {
+                let list = try XCTUnwrap(part["video"] as? [String])
+                XCTAssertEqual(try VideoSampler.listFrameCount(list.count), count, name)
+                let first = try VideoSampler.listFrameImageSize(height: source[0], width: source[1], options: options)
+                XCTAssertEqual([first.height, first.width], fact["list_image_size"] as? [Int], name)
+                let resized = try VideoSampler.frameSize(height: first.height, width: first.width, frameCount: count,
+                                                         options: options)
+                XCTAssertEqual([resized.height, resized.width], size, name)
+            }
+        }
+    }
+
+    func testFrameListPixelsMatchQwenVLUtils() throws {
+        // Frame lists end to end: PNG decode, PIL bicubic to the factor-56 size, pad to an even count, torch resize
+        // to the video size; per-frame sums of the uint8 frames equal qwen-vl-utils' (the frames are not stored).
+        let videoDirectory = Fixtures.root.appendingPathComponent("video")
+        var checked = 0
+        for (name, part, fact) in try Self.videoReferenceParts() {
+            guard let list = part["video"] as? [String] else { continue }
+            let options = Self.options(part)
+            let count = try VideoSampler.listFrameCount(list.count)
+            let size = try XCTUnwrap(fact["frame_size"] as? [Int])
+            let sums = try XCTUnwrap(fact["frame_sums"] as? [Int])
+            let squares = try XCTUnwrap(fact["frame_square_sums"] as? [Int])
+            var frames: [RGBImage] = []
+            for path in list {
+                let image = try ImageDecoder().decode(contentsOfFile: videoDirectory.appendingPathComponent(path).path)
+                let first = try VideoSampler.listFrameImageSize(height: image.height, width: image.width, options: options)
+                frames.append(try image.resized(width: first.width, height: first.height))
+            }
+            while frames.count < count, let last = frames.last { frames.append(last) }
+            for (k, frame) in frames.enumerated() {
+                let out = try TorchResize.resize(frame, width: size[1], height: size[0])
+                XCTAssertEqual(out.pixels.reduce(0) { $0 + Int($1) }, sums[k], "\(name) frame \(k)")
+                XCTAssertEqual(out.pixels.reduce(0) { $0 + Int($1) * Int($1) }, squares[k], "\(name) frame \(k)")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 12)
     }
 }
