@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build 2>&1 | tee /tmp/qwenvl-test.log
+swift test --skip-build
+# The OpenAI-compatible server over real HTTP on loopback, with the official openai Python client.
+bash scripts/test-server.sh
