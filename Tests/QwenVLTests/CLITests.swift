@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import QwenVL
 import QwenVLCore
 import QwenVLTokenizer
 
@@ -22,10 +23,13 @@ final class CLITests: XCTestCase {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.standardInput = input
         try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -117,6 +121,32 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(info["tokens"] as? Int, grid[0] * grid[1] * grid[2] / 4)
         XCTAssertEqual(info["resized"] as? [Int], [grid[2] * 14, grid[1] * 14])
         XCTAssertEqual(info["original"] as? [Int], [200, 150])
+    }
+
+    /// A scripted chat: an image in turn one, a text follow-up whose prefill covers only the new turn, /save.
+    func testChatReusesTheCacheAcrossTurns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let image = Fixtures.root.appendingPathComponent("images/photo.jpg").path
+        let saved = dir.appendingPathComponent("chat.json").path
+        let script = "/image \(image)\nWhat is in the picture?\nAnd what colour is it?\n/save \(saved)\n/quit\n"
+        let r = try run(["chat", "--model", Fixtures.checkpoint("tiny-f32").path, "--temperature", "0", "--max-tokens", "4"],
+                        stdin: Data(script.utf8))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // "[prefill N new tokens of M (...)" per answer.
+        let stats = r.stderr.split(separator: "\n").filter { $0.hasPrefix("[prefill") }.map { line -> (Int, Int) in
+            let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            return (numbers[0], numbers[1])
+        }
+        XCTAssertEqual(stats.count, 2, r.stderr)
+        guard stats.count == 2 else { return }
+        XCTAssertEqual(stats[0].0, stats[0].1, "turn one prefills everything")
+        XCTAssertGreaterThan(stats[0].1, 35, "turn one holds the image's 35 tokens")
+        XCTAssertLessThanOrEqual(stats[1].0, stats[1].1 - stats[0].1, "turn two prefills only the new turn")
+        let messages = try ChatMessage.parseList(Data(contentsOf: URL(fileURLWithPath: saved)))
+        XCTAssertEqual(messages.map(\.role), ["user", "assistant", "user", "assistant"])
+        XCTAssertEqual(messages[0].parts.first, .image(ImageInput(source: image)))
     }
 
     func testErrorsAreOneLineWithNonZeroExit() throws {
