@@ -17,11 +17,11 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
@@ -134,7 +134,15 @@ def test_streaming_matches_cli():
 
 def test_eight_concurrent_clients():
     prompts = [f"Question {i}: name a colour that starts with the letter {chr(65 + i)}." for i in range(8)]
-    refs = [cli_generate([{"role": "user", "content": p}], 10) for p in prompts]
+    # References: one client at a time (the first also checked against the CLI).
+    refs = []
+    for p in prompts:
+        answer = client().chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": p}], temperature=0,
+                                                  max_tokens=10, extra_body={"return_token_ids": True})
+        refs.append({"text": answer.choices[0].message.content, "token_ids": answer.choices[0].token_ids})
+    cli = cli_generate([{"role": "user", "content": prompts[0]}], 10)
+    assert refs[0] == {"text": cli["text"], "token_ids": cli["token_ids"]}
+    assert len({tuple(r["token_ids"]) for r in refs}) > 1, "the prompts should not all give the same answer"
     results = [None] * 8
     errors = []
 
@@ -166,8 +174,7 @@ def test_eight_concurrent_clients():
 
 def test_disconnect_mid_stream_stops_generation():
     before = metrics()
-    http = httpx.Client(timeout=TIMEOUT)
-    c = openai.OpenAI(base_url=URL + "/v1", api_key="unused", max_retries=0, http_client=http)
+    c = client()
     stream = c.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "Count forever."}],
                                        max_tokens=30000, stream=True, extra_body={"ignore_eos": True, "return_token_ids": True})
     received = 0
@@ -176,8 +183,8 @@ def test_disconnect_mid_stream_stops_generation():
             received += len(chunk.choices[0].token_ids)
         if received >= 20:
             break
-    stream.close()
-    http.close()
+    stream.close()  # closes the half-read response, so its connection
+    c.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         now = metrics()
@@ -193,10 +200,12 @@ def test_disconnect_mid_stream_stops_generation():
 
 
 def test_malformed_json():
-    response = httpx.post(URL + "/v1/chat/completions", content=b'{"model": "x", "messages": [', timeout=TIMEOUT,
-                          headers={"content-type": "application/json"})
-    assert response.status_code == 400
-    error = response.json()["error"]
+    request = urllib.request.Request(URL + "/v1/chat/completions", data=b'{"model": "x", "messages": [',
+                                     headers={"content-type": "application/json"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=TIMEOUT)
+    assert excinfo.value.code == 400
+    error = json.loads(excinfo.value.read())["error"]
     assert list(error.keys()) == ["message", "type", "param", "code"]
     assert error["type"] == "invalid_request_error" and error["code"] == "invalid_json"
     assert_still_serving()

@@ -105,17 +105,26 @@ struct ChatCompletionsHandler: Sendable {
                 delta: [.init(key: "role", value: .string("assistant")), .init(key: "content", value: .string(""))],
                 finishReason: nil, tokenIDs: [], includeUsage: includeUsage)))
             var pendingIDs: [Int32] = []
+            var streamed = ""
             for await event in job.events {
                 switch event {
                 case .chunk(let chunk):
                     pendingIDs.append(chunk.tokenID)
                     guard !chunk.text.isEmpty else { continue }
+                    streamed += chunk.text
                     try await send(ChatCompletionResponse.event(response.chunk(
                         delta: [.init(key: "content", value: .string(chunk.text))], finishReason: nil, tokenIDs: pendingIDs,
                         includeUsage: includeUsage)))
                     pendingIDs = []
                 case .finished(let result):
                     var delta: [JSONValue.JSONMember] = []
+                    // Text the generator adds after its last chunk (an incomplete UTF-8 tail flushed as U+FFFD at the
+                    // token limit) goes out with the final event, so the stream adds up to the whole answer.
+                    let whole = result.text.utf8
+                    if whole.count > streamed.utf8.count, whole.starts(with: streamed.utf8) {
+                        let rest = String(decoding: whole.dropFirst(streamed.utf8.count), as: UTF8.self)
+                        delta.append(.init(key: "content", value: .string(rest)))
+                    }
                     if let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: tokenizer, firstImageSize: started.firstImageSize) {
                         delta.append(.init(key: "boxes", value: boxes))
                     }

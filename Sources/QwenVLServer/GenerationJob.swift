@@ -46,18 +46,23 @@ final class GenerationJob: Sendable {
     let arrival: ContinuousClock.Instant
     /// Resolved once: the start, or the error that ended the job before it started.
     let start = OneShot<Result<GenerationStart, APIError>>()
+    /// Called on the worker thread with the running count after each generated token, before the cancellation
+    /// flag is checked (tests use it to cancel at an exact token).
+    let tokenObserver: (@Sendable (Int) -> Void)?
     /// Events after the start.
     let events: AsyncStream<GenerationEvent>
     let continuation: AsyncStream<GenerationEvent>.Continuation
 
     init(messages: [ChatMessage], parameters: GenerationParameters, prepareOptions: PrepareOptions, maxPromptTokens: Int,
-         cancellation: CancellationFlag = CancellationFlag(), arrival: ContinuousClock.Instant = .now) {
+         cancellation: CancellationFlag = CancellationFlag(), arrival: ContinuousClock.Instant = .now,
+         tokenObserver: (@Sendable (Int) -> Void)? = nil) {
         self.messages = messages
         self.parameters = parameters
         self.prepareOptions = prepareOptions
         self.maxPromptTokens = maxPromptTokens
         self.cancellation = cancellation
         self.arrival = arrival
+        self.tokenObserver = tokenObserver
         (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
     }
 

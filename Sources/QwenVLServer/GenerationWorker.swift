@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import QwenVL
 
 /// Runs queued chat completions one at a time, in arrival order, on its own thread.
@@ -11,6 +12,7 @@ final class GenerationWorker: @unchecked Sendable {
     let model: QwenVLModel
     let metrics: ServerMetrics
     let maxQueueLength: Int
+    let logger = Logger(label: "qwenvl.generation")
 
     private let condition = NSCondition()
     private var pending: [GenerationJob] = []
@@ -88,6 +90,7 @@ final class GenerationWorker: @unchecked Sendable {
     func run(_ job: GenerationJob) {
         if job.cancellation.isCancelled {
             metrics.requestCancelled()
+            logger.info("queued request dropped: the client disconnected")
             job.fail(APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
                               message: "The client disconnected", type: "cancelled"))
             return
@@ -118,6 +121,7 @@ final class GenerationWorker: @unchecked Sendable {
 
         var state = model.makeState()
         var last: ContinuousClock.Instant?
+        var count = 0
         do {
             let result = try model.generate(input, parameters: job.parameters, state: &state) { [metrics] chunk in
                 let now = ContinuousClock.now
@@ -129,9 +133,14 @@ final class GenerationWorker: @unchecked Sendable {
                 last = now
                 metrics.addCompletionToken()
                 job.continuation.yield(.chunk(chunk))
+                count += 1
+                job.tokenObserver?(count)
                 return !job.cancellation.isCancelled
             }
-            if result.finishReason == .cancelled { metrics.requestCancelled() }
+            if result.finishReason == .cancelled {
+                metrics.requestCancelled()
+                logger.info("generation cancelled after \(result.tokenIDs.count) tokens: the client disconnected")
+            }
             job.continuation.yield(.finished(result))
         } catch {
             job.continuation.yield(.failed(Self.apiError(error)))

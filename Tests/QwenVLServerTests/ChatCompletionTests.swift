@@ -15,15 +15,18 @@ final class ChatCompletionTests: XCTestCase {
                 + extra.map { JSONValue.JSONMember(key: $0.key, value: $0.value) })
     }
 
+    /// Greedy answers of the text cases (the first 4 of the reference's 16 greedy tokens; generation is causal, so a
+    /// shorter run is a prefix), then the repetition penalty and the generation_config defaults on the first two cases.
     func testTextCasesMatchReferenceGreedyPenalizedAndDefaults() async throws {
         let messages = try ServerFixtures.caseMessages("text_cases.json")
         let refs = try ServerFixtures.referenceCases("text.json")
         XCTAssertEqual(messages.count, refs.count)
         try await withServer { client, server in
-            for (item, ref) in zip(messages, refs) {
+            // long_prompt (1709 tokens) is left to the model's own parity tests: a debug-build prefill costs seconds.
+            for (index, (item, ref)) in zip(messages, refs).enumerated() where (ref["prompt_token_ids"]?.arrayValue?.count ?? 0) < 200 {
                 let name = ref["name"]?.stringValue ?? "?"
                 let msgs = item["messages"] ?? .null
-                let greedy = try await client.chat(Self.request(msgs, ["temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(16)]))
+                let greedy = try await client.chat(Self.request(msgs, ["temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(4)]))
                 XCTAssertEqual(greedy.status, .ok, name)
                 let body = try json(greedy)
                 XCTAssertEqual(body["object"]?.stringValue, "chat.completion")
@@ -31,24 +34,27 @@ final class ChatCompletionTests: XCTestCase {
                 XCTAssertTrue(body["id"]?.stringValue?.hasPrefix("chatcmpl-") ?? false)
                 XCTAssertEqual(body["prompt_token_ids"]?.int32s, ref["prompt_token_ids"]?.int32s, "\(name) prompt")
                 let choice = body["choices"]?.arrayValue?.first
-                let expected = ref["greedy_token_ids"]?.int32s ?? []
+                let expected = Array((ref["greedy_token_ids"]?.int32s ?? []).prefix(4))
                 XCTAssertEqual(choice?["token_ids"]?.int32s, expected, "\(name) greedy")
                 XCTAssertEqual(choice?["message"]?["role"]?.stringValue, "assistant")
                 XCTAssertEqual(choice?["message"]?["content"]?.stringValue,
                                server.model.tokenizer.decode(expected, skipSpecialTokens: true), "\(name) text")
                 XCTAssertEqual(choice?["finish_reason"]?.stringValue, "length")
                 XCTAssertEqual(body["usage"]?["prompt_tokens"]?.intValue, ref["prompt_token_ids"]?.arrayValue?.count)
-                XCTAssertEqual(body["usage"]?["completion_tokens"]?.intValue, 16)
+                XCTAssertEqual(body["usage"]?["completion_tokens"]?.intValue, 4)
+                XCTAssertEqual(body["usage"]?["total_tokens"]?.intValue, (ref["prompt_token_ids"]?.arrayValue?.count ?? 0) + 4)
+                guard index < 2 else { continue }
 
                 let penalized = try json(try await client.chat(Self.request(msgs, ["temperature": .int(0), "repetition_penalty": .number("1.3"),
-                                                                                   "max_completion_tokens": .int(16), "max_tokens": .int(3)])))
-                XCTAssertEqual(penalized["choices"]?.arrayValue?.first?["token_ids"]?.int32s, ref["penalized_token_ids"]?.int32s,
+                                                                                   "max_completion_tokens": .int(8), "max_tokens": .int(3)])))
+                XCTAssertEqual(penalized["choices"]?.arrayValue?.first?["token_ids"]?.int32s,
+                               Array((ref["penalized_token_ids"]?.int32s ?? []).prefix(8)),
                                "\(name) repetition_penalty 1.3 (max_completion_tokens wins over max_tokens)")
 
                 // No sampling fields: generation_config.json (do_sample, temperature 0.1, top_k 1, top_p 0.001, penalty 1.05).
-                let defaults = try json(try await client.chat(Self.request(msgs, ["max_tokens": .int(16), "seed": .int(1)])))
-                XCTAssertEqual(defaults["choices"]?.arrayValue?.first?["token_ids"]?.int32s, ref["default_token_ids"]?.int32s,
-                               "\(name) generation_config defaults")
+                let defaults = try json(try await client.chat(Self.request(msgs, ["max_tokens": .int(12), "seed": .int(1)])))
+                XCTAssertEqual(defaults["choices"]?.arrayValue?.first?["token_ids"]?.int32s,
+                               Array((ref["default_token_ids"]?.int32s ?? []).prefix(12)), "\(name) generation_config defaults")
             }
         }
     }
@@ -61,11 +67,12 @@ final class ChatCompletionTests: XCTestCase {
             for (item, ref) in zip(messages, refs) where item["add_vision_id"] == nil {
                 let name = ref["name"]?.stringValue ?? "?"
                 let msgs = try Self.withDataURLs(item["messages"] ?? .null)
-                let response = try await client.chat(Self.request(msgs, ["temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(16)]))
+                let response = try await client.chat(Self.request(msgs, ["temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(3)]))
                 XCTAssertEqual(response.status, .ok, name)
                 let body = try json(response)
                 XCTAssertEqual(body["prompt_token_ids"]?.int32s, ref["prompt_token_ids"]?.int32s, "\(name) prompt")
-                XCTAssertEqual(body["choices"]?.arrayValue?.first?["token_ids"]?.int32s, ref["greedy_token_ids"]?.int32s, "\(name) greedy")
+                XCTAssertEqual(body["choices"]?.arrayValue?.first?["token_ids"]?.int32s,
+                               Array((ref["greedy_token_ids"]?.int32s ?? []).prefix(3)), "\(name) greedy")
                 checked += 1
             }
             XCTAssertEqual(checked, 7)
@@ -82,10 +89,10 @@ final class ChatCompletionTests: XCTestCase {
         ])])])
         try await withServer { client, _ in
             let body = try json(try await client.chat(Self.request(messages, [
-                "temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(16),
+                "temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(3),
                 "mm_processor_kwargs": .obj(["max_pixels": .int(18816)])])))
             XCTAssertEqual(body["prompt_token_ids"]?.int32s, ref?["prompt_token_ids"]?.int32s)
-            XCTAssertEqual(body["choices"]?.arrayValue?.first?["token_ids"]?.int32s, ref?["greedy_token_ids"]?.int32s)
+            XCTAssertEqual(body["choices"]?.arrayValue?.first?["token_ids"]?.int32s, Array((ref?["greedy_token_ids"]?.int32s ?? []).prefix(3)))
         }
     }
 
@@ -95,7 +102,7 @@ final class ChatCompletionTests: XCTestCase {
         let msgs = try Self.withDataURLs(item["messages"] ?? .null)
         try await withServer { client, server in
             let response = try await client.chat(Self.request(msgs, [
-                "temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(16), "stream": .bool(true),
+                "temperature": .int(0), "repetition_penalty": .int(1), "max_tokens": .int(8), "stream": .bool(true),
                 "stream_options": .obj(["include_usage": .bool(true)])]))
             XCTAssertEqual(response.status, .ok)
             XCTAssertEqual(response.headers[.contentType], "text/event-stream; charset=utf-8")
@@ -112,13 +119,13 @@ final class ChatCompletionTests: XCTestCase {
             let usage = chunks.last
             XCTAssertEqual(usage?["choices"]?.arrayValue?.count, 0)
             XCTAssertEqual(usage?["usage"]?["prompt_tokens"]?.intValue, ref["prompt_token_ids"]?.arrayValue?.count)
-            XCTAssertEqual(usage?["usage"]?["completion_tokens"]?.intValue, 16)
+            XCTAssertEqual(usage?["usage"]?["completion_tokens"]?.intValue, 8)
             let choices = chunks.dropLast().compactMap { $0["choices"]?.arrayValue?.first }
             XCTAssertTrue(chunks.dropLast().allSatisfy { $0["usage"] == .null }, "usage: null on every chunk but the last")
             XCTAssertEqual(choices.last?["finish_reason"]?.stringValue, "length")
             XCTAssertTrue(choices.dropLast().allSatisfy { $0["finish_reason"] == .null })
             let ids = choices.flatMap { $0["token_ids"]?.int32s ?? [] }
-            XCTAssertEqual(ids, ref["greedy_token_ids"]?.int32s)
+            XCTAssertEqual(ids, Array((ref["greedy_token_ids"]?.int32s ?? []).prefix(8)))
             let content = choices.compactMap { $0["delta"]?["content"]?.stringValue }.joined()
             XCTAssertEqual(content, server.model.tokenizer.decode(ids, skipSpecialTokens: true))
         }
@@ -127,12 +134,12 @@ final class ChatCompletionTests: XCTestCase {
     func testStopStringsCutTheAnswer() async throws {
         let item = try ServerFixtures.caseMessages("text_cases.json")[0]
         try await withServer { client, server in
-            let full = try json(try await client.chat(Self.request(item["messages"] ?? .null, ["temperature": .int(0), "max_tokens": .int(16)])))
+            let full = try json(try await client.chat(Self.request(item["messages"] ?? .null, ["temperature": .int(0), "max_tokens": .int(8)])))
             let text = full["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue ?? ""
             XCTAssertGreaterThan(text.count, 2)
             let stop = String(text.dropFirst(text.count / 2).prefix(2))
             let cut = try json(try await client.chat(Self.request(item["messages"] ?? .null, [
-                "temperature": .int(0), "max_tokens": .int(16), "stop": .array([.string("\u{1F600}never"), .string(stop)])])))
+                "temperature": .int(0), "max_tokens": .int(8), "stop": .array([.string("\u{1F600}never"), .string(stop)])])))
             let choice = cut["choices"]?.arrayValue?.first
             XCTAssertEqual(choice?["message"]?["content"]?.stringValue, String(text[..<(text.range(of: stop)?.lowerBound ?? text.endIndex)]))
             XCTAssertEqual(choice?["finish_reason"]?.stringValue, "stop")

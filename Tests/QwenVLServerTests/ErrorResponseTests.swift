@@ -7,10 +7,10 @@ import XCTest
 
 /// Every bad request gets the right status and OpenAI's error JSON, and the server keeps serving.
 final class ErrorResponseTests: XCTestCase {
-    static let hello = #"{"model":"tiny-f32","messages":[{"role":"user","content":"Hi"}],"max_tokens":2,"temperature":0}"#
+    static let hello = #"{"model":"tiny-f32","messages":[{"role":"user","content":"Hi"}],"max_tokens":1,"temperature":0}"#
 
     static func imageRequest(_ url: String) -> String {
-        JSONOutput.string(.obj(["model": .string("tiny-f32"), "max_tokens": .int(2), "messages": .array([.obj([
+        JSONOutput.string(.obj(["model": .string("tiny-f32"), "max_tokens": .int(1), "messages": .array([.obj([
             "role": .string("user"), "content": .array([.obj(["type": .string("image_url"), "image_url": .obj(["url": .string(url)])]),
                                                       .obj(["type": .string("text"), "text": .string("What is this?")])]),
         ])])]))

@@ -29,7 +29,7 @@ final class RoutingAndMetricsTests: XCTestCase {
 
     func testMetricsCountRequestsTokensErrorsAndLatency() async throws {
         try await withServer { client, server in
-            let ok = #"{"messages":[{"role":"user","content":"Hi"}],"max_tokens":5,"temperature":0,"ignore_eos":true}"#
+            let ok = #"{"messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"temperature":0,"ignore_eos":true}"#
             for _ in 0..<2 {
                 let status = try await client.chat(ok).status
                 XCTAssertEqual(status, .ok)
@@ -51,13 +51,13 @@ final class RoutingAndMetricsTests: XCTestCase {
             XCTAssertEqual(values["qwenvl_requests_total"], 6)
             XCTAssertEqual(values["qwenvl_request_errors_total{status=\"400\"}"], 1)
             XCTAssertEqual(values["qwenvl_request_errors_total{status=\"404\"}"], 1)
-            XCTAssertEqual(values["qwenvl_completion_tokens_total"], 20, "4 successful requests × 5 tokens (EOS ignored)")
+            XCTAssertEqual(values["qwenvl_completion_tokens_total"], 12, "4 successful requests × 3 tokens (EOS ignored)")
             XCTAssertEqual(values["qwenvl_prompt_tokens_total"], Double(4 * promptTokens))
             XCTAssertEqual(values["qwenvl_requests_cancelled_total"], 0)
             XCTAssertEqual(values["qwenvl_queue_length"], 0)
             XCTAssertEqual(values["qwenvl_time_to_first_token_seconds_count"], 4)
             XCTAssertEqual(values["qwenvl_time_to_first_token_seconds_bucket{le=\"+Inf\"}"], 4)
-            XCTAssertEqual(values["qwenvl_time_per_output_token_seconds_count"], 16, "4 gaps per 5-token answer")
+            XCTAssertEqual(values["qwenvl_time_per_output_token_seconds_count"], 8, "2 gaps per 3-token answer")
             XCTAssertGreaterThan(values["qwenvl_time_per_output_token_seconds_sum"] ?? 0, 0)
             for name in ["qwenvl_requests_total", "qwenvl_time_to_first_token_seconds", "qwenvl_queue_length"] {
                 XCTAssertTrue(text.contains("# TYPE \(name) "), name)

@@ -82,6 +82,45 @@ final class ServerUnitTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse(JSONOutput.string(value)), value)
     }
 
+    /// Jobs run one at a time in the order they were submitted; a full queue refuses more with 503.
+    func testArrivalOrderAndQueueLimit() async throws {
+        let model = try ServerFixtures.model()
+        let metrics = ServerMetrics()
+        let worker = GenerationWorker(model: model, metrics: metrics, maxQueueLength: 3)
+        defer { worker.shutdown() }
+        var parameters = model.generationDefaults
+        parameters.maxTokens = 2
+        parameters.eosTokenIDs = []
+        let order = OrderLog()
+        let gate = DispatchSemaphore(value: 0)
+        defer { gate.signal() }   // never leave the worker thread parked if an assertion ends the test early
+        func job(_ index: Int, text: String) -> GenerationJob {
+            GenerationJob(messages: [ChatMessage(role: "user", text: text)], parameters: parameters, prepareOptions: PrepareOptions(),
+                          maxPromptTokens: 1000, tokenObserver: { count in
+                              guard count == 1 else { return }
+                              order.append(index)
+                              if index == 0 { gate.wait() }   // hold the worker until the queue is full
+                          })
+        }
+        // Different prompt lengths, so a worker that picked the cheapest job first would show up.
+        let jobs = (0..<4).map { job($0, text: String(repeating: "long ", count: 40 - 10 * $0)) }
+        try worker.submit(jobs[0])
+        guard case .success = await jobs[0].start.wait() else { return XCTFail("start") }
+        for j in jobs[1...] { try worker.submit(j) }
+        XCTAssertEqual(worker.queueLength, 3)
+        XCTAssertThrowsError(try worker.submit(job(9, text: "one too many"))) { error in
+            XCTAssertEqual((error as? APIError)?.status.code, 503)
+            XCTAssertEqual((error as? APIError)?.code, "server_overloaded")
+        }
+        XCTAssertTrue(metrics.render().contains("qwenvl_queue_length 3\n"))
+        gate.signal()
+        for j in jobs {
+            for await event in j.events { if case .failed(let error) = event { XCTFail("\(error)") } }
+        }
+        XCTAssertEqual(order.values, [0, 1, 2, 3])
+        XCTAssertTrue(metrics.render().contains("qwenvl_queue_length 0\n"))
+    }
+
     /// A raised cancellation flag stops a running generation within one token, and a waiting job never starts.
     func testCancellationStopsWithinOneToken() async throws {
         let model = try ServerFixtures.model()
@@ -92,7 +131,9 @@ final class ServerUnitTests: XCTestCase {
         parameters.maxTokens = 5000
         parameters.eosTokenIDs = []
         let messages = [ChatMessage(role: "user", text: "Count forever")]
-        let running = GenerationJob(messages: messages, parameters: parameters, prepareOptions: PrepareOptions(), maxPromptTokens: 1000)
+        let flag = CancellationFlag()
+        let running = GenerationJob(messages: messages, parameters: parameters, prepareOptions: PrepareOptions(), maxPromptTokens: 1000,
+                                    cancellation: flag, tokenObserver: { count in if count == 3 { flag.cancel() } })
         let waiting = GenerationJob(messages: messages, parameters: parameters, prepareOptions: PrepareOptions(), maxPromptTokens: 1000)
         try worker.submit(running)
         try worker.submit(waiting)
@@ -104,7 +145,6 @@ final class ServerUnitTests: XCTestCase {
             switch event {
             case .chunk:
                 chunks += 1
-                if chunks == 3 { running.cancellation.cancel() }
             case .finished(let result):
                 finish = result.finishReason
                 XCTAssertEqual(result.tokenIDs.count, 3)
@@ -117,5 +157,23 @@ final class ServerUnitTests: XCTestCase {
         XCTAssertEqual(error.status.code, 499)
         XCTAssertEqual(metrics.cancelledCount, 2)
         XCTAssertEqual(metrics.completionTokenCount, 3)
+    }
+}
+
+/// A thread-safe list of integers.
+final class OrderLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Int] = []
+
+    func append(_ value: Int) {
+        lock.lock()
+        items.append(value)
+        lock.unlock()
+    }
+
+    var values: [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
     }
 }
