@@ -22,14 +22,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "System prompt (default: the template's).") var system: String?
     @Option(help: "Image path or URL to attach to the prompt (repeatable).") var image: [String] = []
     @Option(help: "Video path to attach to the prompt (repeatable).") var video: [String] = []
-    @Option(name: .customLong("max-tokens"), help: "Maximum tokens to generate.") var maxTokens: Int = 128
-    @Option(help: "Sampling temperature; 0 = greedy.") var temperature: Float?
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass.") var topP: Float?
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0 = off).") var topK: Int?
-    @Option(name: .customLong("min-p"), help: "Drop tokens below min-p × the top probability.") var minP: Float?
-    @Option(name: .customLong("repetition-penalty"), help: "HF repetition penalty; 1 disables it.") var repetitionPenalty: Float?
-    @Option(help: "Random seed for sampling.") var seed: UInt64?
-    @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
+    @OptionGroup var sampling: SamplingOptions
     @Flag(help: "Print one JSON object (ids, text, timings) as the last line of stdout.") var json = false
     @Option(name: .customLong("dump-logits"), help: "Write the last prompt position's logits as a float32 .npy.") var dumpLogits: String?
     @Flag(name: .customLong("add-vision-id"), help: "Label images and videos 'Picture N:' / 'Video N:'.") var addVisionID = false
@@ -39,12 +32,6 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func validate() throws {
         if (prompt == nil) == (messages == nil) { throw ValidationError("give exactly one of --prompt or --messages") }
-        if maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0") }
-        if let temperature, temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be ≥ 0") }
-        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if let topK, topK < 0 { throw ValidationError("--top-k must be ≥ 0") }
-        if let minP, !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1]") }
-        if let repetitionPenalty, !(repetitionPenalty > 0) { throw ValidationError("--repetition-penalty must be > 0") }
     }
 
     func run() async throws {
@@ -63,18 +50,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let loadStart = Date()
         let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        var parameters = qwen.generationDefaults
-        parameters.maxTokens = maxTokens
-        if let temperature {
-            parameters.temperature = temperature
-            parameters.doSample = temperature > 0
-        }
-        if let topP { parameters.topP = topP }
-        if let topK { parameters.topK = topK }
-        if let minP { parameters.minP = minP }
-        if let repetitionPenalty { parameters.repetitionPenalty = repetitionPenalty }
-        parameters.seed = seed
-        parameters.stopStrings = stop
+        let parameters = sampling.parameters(defaults: qwen.generationDefaults)
 
         let input = try await qwen.prepare(messages: conversation, options: pixels.prepareOptions(addVisionID: addVisionID))
         var state = qwen.makeState()
