@@ -10,6 +10,7 @@ Every network call has a timeout and every wait loop a bound.
 """
 
 import base64
+import http.client
 import json
 import os
 import struct
@@ -231,6 +232,16 @@ def test_oversized_body():
     with pytest.raises(openai.APIStatusError) as excinfo:
         client().chat.completions.create(model=MODEL_ID, messages=image_messages(url), max_tokens=2)
     assert_error(excinfo, 413, code="request_too_large")
+    # The same without Content-Length (chunked transfer encoding): refused while reading.
+    host, port = URL.split("//")[1].rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+    body = json.dumps({"model": MODEL_ID, "messages": image_messages(url), "max_tokens": 2}).encode()
+    connection.request("POST", "/v1/chat/completions", body=(body[i:i + 65536] for i in range(0, len(body), 65536)),
+                       headers={"content-type": "application/json"}, encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read())["error"]["code"] == "request_too_large"
+    connection.close()
     assert_still_serving()
 
 

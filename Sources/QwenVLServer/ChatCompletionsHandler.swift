@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import QwenVL
 import QwenVLTokenizer
 
@@ -60,8 +61,8 @@ struct ChatCompletionsHandler: Sendable {
         do {
             let buffer = try await request.body.collect(upTo: options.maxBodyBytes)
             return Array(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)   // a chunked body without Content-Length
         }
     }
 

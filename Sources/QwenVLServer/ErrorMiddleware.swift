@@ -14,15 +14,16 @@ struct ErrorMiddleware: RouterMiddleware {
             return response
         } catch let apiError as APIError {
             failure = apiError
-        } catch let httpError as HTTPError {
+        } catch let httpError as any HTTPResponseError {
+            // Hummingbird's own errors: the router's 404, a body over a limit, …
             switch httpError.status {
             case .notFound: failure = .routeNotFound(request.method.rawValue, request.uri.path)
             case .contentTooLarge:
                 failure = APIError(status: .contentTooLarge, message: "The request body is too large", type: "invalid_request_error",
                                    code: "request_too_large")
             default:
-                failure = APIError(status: httpError.status, message: httpError.body ?? httpError.status.reasonPhrase,
-                                 type: httpError.status.code >= 500 ? "server_error" : "invalid_request_error")
+                failure = APIError(status: httpError.status, message: (httpError as? HTTPError)?.body ?? httpError.status.reasonPhrase,
+                                   type: httpError.status.code >= 500 ? "server_error" : "invalid_request_error")
             }
         } catch {
             failure = .internalError("Internal error: \(error)")
