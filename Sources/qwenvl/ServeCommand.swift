@@ -13,8 +13,8 @@ struct ServeCommand: AsyncParsableCommand {
         Examples:
           qwenvl serve --model Qwen2-VL-2B-Instruct --port 8080
           qwenvl serve --model DIR --allow-local-media ~/Pictures
-        Images arrive as data: URLs; local paths and file:// URLs only inside --allow-local-media, http(s) URLs
-        only with --allow-remote-media. Requests are generated one at a time, in arrival order.
+        Images arrive as data: URLs; local paths and file:// URLs are read only inside --allow-local-media,
+        http(s) URLs only with --allow-remote-media. Requests are generated one at a time, in arrival order.
         """)
 
     @Option(help: "Checkpoint folder (HuggingFace layout).") var model: String
@@ -27,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var allowRemoteMedia = false
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
     @Option(name: .customLong("max-images"), help: "Most images per request.") var maxImages = 8
-    @Option(name: .customLong("max-pixels"), help: "Largest image area after resizing (default 1003520 = 1280·28·28).")
+    @Option(name: .customLong("max-pixels"), help: "Largest image area after resizing, in pixels (1003520 = 1280·28·28).")
     var maxPixels = ServerOptions.defaultMaxPixelsPerImage
     @Option(name: .customLong("max-prompt-tokens"), help: "Most prompt tokens per request (images included).") var maxPromptTokens = 16384
     @Option(name: .customLong("max-queue"), help: "Most requests waiting for the model; more get 503.") var maxQueue = 64
