@@ -9,12 +9,14 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve a checkpoint over an OpenAI-compatible HTTP API.",
         discussion: """
-        Routes: POST /v1/chat/completions (stream or not), GET /v1/models, GET /health, GET /metrics.
+        Routes: POST /v1/chat/completions (whole or streamed), GET /v1/models,
+        GET /health, GET /metrics (Prometheus).
         Examples:
           qwenvl serve --model Qwen2-VL-2B-Instruct --port 8080
           qwenvl serve --model DIR --allow-local-media ~/Pictures
-        Images arrive as data: URLs; local paths and file:// URLs are read only inside --allow-local-media,
-        http(s) URLs only with --allow-remote-media. Requests are generated one at a time, in arrival order.
+        Images come as data: URLs; local paths and file:// URLs are read only
+        inside --allow-local-media, http(s) URLs only with --allow-remote-media.
+        Requests are generated one at a time, in arrival order.
         """)
 
     @Option(help: "Checkpoint folder (HuggingFace layout).") var model: String
