@@ -23,8 +23,13 @@ BIN=$(swift build --scratch-path "$SCRATCH" --show-bin-path)/qwenvl
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
+    # SIGTERM lets a server finish in-flight requests; after 10 s it is killed.
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
