@@ -153,7 +153,8 @@ extension QwenVLModel {
             state.tokens.append(token)
             text += decoder.push(token)
             var stop = parameters.eosTokenIDs.contains(token)
-            if stop { text += decoder.finish() }
+            // The last token flushes any incomplete character, so the final chunk carries it too.
+            if stop || generated.count == maxTokens { text += decoder.finish() }
             if let cut = Self.stopCut(text, parameters.stopStrings) {
                 text = String(text[..<cut])
                 stop = true
@@ -172,7 +173,7 @@ extension QwenVLModel {
             let next = lm.forward(embeddings: lm.embed([token]), positions: PositionIDs(text: position, count: 1), cache: &state.cache)
             logits = lm.logits(next)
         }
-        if finish == .length { text += decoder.finish() }
+        if finish == .cancelled { text += decoder.finish() }
         timings.decodeSeconds = Date().timeIntervalSince(decodeStart)
         timings.decodeTokens = generated.count
         return GenerationResult(promptTokenIDs: tokens, tokenIDs: generated, text: text, finishReason: finish,
