@@ -5,7 +5,9 @@ import Foundation
 ///
 /// Layouts: queries `q: [n, heads, headDim]`, keys/values `[kvLength, kvHeads, headDim]` (row strides given),
 /// output `out: [n, heads, headDim]`. Query head `h` reads kv head `h / (heads / kvHeads)`.
-/// Long inputs run per head in query chunks as two sgemm calls, so memory stays O(chunk × kvLength).
+/// Many queries: heads are split across threads; each head runs in query chunks as two single-threaded sgemm calls
+/// around a SIMD softmax, so scratch stays O(chunk × kvLength) per thread and causal chunks only score the keys
+/// their last row can see. Few queries (decode): SIMD dot products per (query, head).
 public enum Attention {
     /// Query rows per chunk in the GEMM path.
     static let chunkRows = 256
@@ -39,61 +41,86 @@ public enum Attention {
         let group = heads / kvHeads
         let outStride = heads * headDim
         if n < 8 {
-            // Few queries (decode): loop form, heads split across threads.
+            // Few queries (decode): SIMD loops, (query, head) pairs split across threads.
             Parallel.forChunks(heads * n, minChunk: 1) { range in
-                var scores = [Float](repeating: 0, count: kvLength)
-                scores.withUnsafeMutableBufferPointer { sp in
-                    let scores = sp.baseAddress!
-                    for index in range {
-                        let i = index / heads, h = index % heads, kvh = h / group
-                        let qi = q + i * qStride + h * headDim
-                        let visible = causalStart.map { $0 + i + 1 } ?? kvLength
-                        for t in 0..<visible {
-                            let kt = keys + t * kvStride + kvh * headDim
-                            var dot: Float = 0
-                            for d in 0..<headDim { dot += qi[d] * kt[d] }
-                            scores[t] = dot * scale
-                        }
-                        Activations.softmax(scores, count: visible)
-                        let o = out + i * outStride + h * headDim
-                        for d in 0..<headDim { o[d] = 0 }
-                        for t in 0..<visible {
-                            let p = scores[t], vt = values + t * kvStride + kvh * headDim
-                            for d in 0..<headDim { o[d] += p * vt[d] }
-                        }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(kvLength, 1))
+                defer { scores.deallocate() }
+                for index in range {
+                    let i = index / heads, h = index % heads, kvh = h / group
+                    let qi = q + i * qStride + h * headDim
+                    let visible = causalStart.map { $0 + i + 1 } ?? kvLength
+                    for t in 0..<visible {
+                        scores[t] = dot(qi, keys + t * kvStride + kvh * headDim, headDim) * scale
+                    }
+                    Activations.softmax(scores, count: visible)
+                    let o = out + i * outStride + h * headDim
+                    o.initialize(repeating: 0, count: headDim)
+                    for t in 0..<visible {
+                        accumulate(o, scores[t], values + t * kvStride + kvh * headDim, headDim)
                     }
                 }
             }
             return
         }
         let chunk = min(chunkRows, n)
-        let scores = AlignedBuffer(count: chunk * kvLength)
-        for h in 0..<heads {
-            let kvh = h / group
-            var r0 = 0
-            while r0 < n {
-                let rows = min(chunk, n - r0)
-                // Keys visible to the last row of this chunk.
-                let visible = causalStart.map { $0 + r0 + rows } ?? kvLength
-                let s = scores.pointer
-                // s[rows, visible] = q_chunk · k[0..<visible]ᵀ · scale
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(visible), Int32(headDim),
-                            scale, q + r0 * qStride + h * headDim, Int32(qStride),
-                            keys + kvh * headDim, Int32(kvStride), 0, s, Int32(visible))
-                Parallel.forChunks(rows, minChunk: 16) { range in
-                    for r in range {
+        Parallel.forChunks(heads, minChunk: 1) { headRange in
+            let s = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kvLength)
+            defer { s.deallocate() }
+            for h in headRange {
+                let kvh = h / group
+                var r0 = 0
+                while r0 < n {
+                    let rows = min(chunk, n - r0)
+                    // Keys visible to the last row of this chunk.
+                    let visible = causalStart.map { $0 + r0 + rows } ?? kvLength
+                    // s[rows, visible] = q_chunk · k[0..<visible]ᵀ · scale
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(visible), Int32(headDim),
+                                scale, q + r0 * qStride + h * headDim, Int32(qStride),
+                                keys + kvh * headDim, Int32(kvStride), 0, s, Int32(visible))
+                    for r in 0..<rows {
                         let row = s + r * visible
                         let allowed = causalStart.map { $0 + r0 + r + 1 } ?? visible
-                        for t in allowed..<visible { row[t] = 0 }
+                        if allowed < visible { (row + allowed).initialize(repeating: 0, count: visible - allowed) }
                         Activations.softmax(row, count: allowed)
                     }
+                    // out_chunk[rows, headDim] = s · v[0..<visible]
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(headDim), Int32(visible),
+                                1, s, Int32(visible), values + kvh * headDim, Int32(kvStride),
+                                0, out + r0 * outStride + h * headDim, Int32(outStride))
+                    r0 += rows
                 }
-                // out_chunk[rows, headDim] = s · v[0..<visible]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(headDim), Int32(visible),
-                            1, s, Int32(visible), values + kvh * headDim, Int32(kvStride),
-                            0, out + r0 * outStride + h * headDim, Int32(outStride))
-                r0 += rows
             }
         }
+    }
+
+    /// `Σ a[i]·b[i]` over `n` floats.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b)
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var i = 0
+        while i + 16 <= n {
+            s0.addProduct(pa.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            s1.addProduct(pa.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            i += 16
+        }
+        var sum = (s0 + s1).sum()
+        while i < n { sum += a[i] * b[i]; i += 1 }
+        return sum
+    }
+
+    /// `o[i] += p · v[i]` over `n` floats.
+    @inline(__always)
+    static func accumulate(_ o: UnsafeMutablePointer<Float>, _ p: Float, _ v: UnsafePointer<Float>, _ n: Int) {
+        let po = UnsafeMutableRawPointer(o), pv = UnsafeRawPointer(v)
+        let scale = SIMD8<Float>(repeating: p)
+        var i = 0
+        while i + 8 <= n {
+            var acc = po.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc.addProduct(scale, pv.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            po.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { o[i] += p * v[i]; i += 1 }
     }
 }

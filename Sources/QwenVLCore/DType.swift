@@ -40,7 +40,6 @@ public func f16ToFloat(_ bits: UInt16) -> Float {
 /// Converts `count` stored elements starting at `source` to Float32 in `destination`.
 ///
 /// `source` points at raw checkpoint bytes (any alignment).
-@inlinable
 public func convertToFloat(_ dtype: DType, _ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
     switch dtype {
     case .f32:
@@ -48,9 +47,7 @@ public func convertToFloat(_ dtype: DType, _ source: UnsafeRawPointer, _ destina
     case .bf16:
         var i = 0
         while i + 8 <= count {
-            let raw = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt16>.self)
-            let wide = SIMD8<UInt32>(truncatingIfNeeded: raw) &<< 16
-            UnsafeMutableRawPointer(destination + i).storeBytes(of: unsafeBitCast(wide, to: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(destination + i).storeBytes(of: Lanes.bf16(source, i * 2), as: SIMD8<Float>.self)
             i += 8
         }
         while i < count {
@@ -58,8 +55,14 @@ public func convertToFloat(_ dtype: DType, _ source: UnsafeRawPointer, _ destina
             i += 1
         }
     case .f16:
-        for i in 0..<count {
+        var i = 0
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(destination + i).storeBytes(of: Lanes.half(source, i * 2), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
             destination[i] = f16ToFloat(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+            i += 1
         }
     }
 }

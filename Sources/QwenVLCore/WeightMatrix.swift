@@ -1,24 +1,22 @@
-import COpenBLAS
-
-/// The in-memory form of a weight matrix.
-public enum WeightFormat: String, Sendable, CaseIterable {
-    /// As stored in the checkpoint (memory-mapped, no copy).
-    case stored
-    /// Converted to float32 (an owned copy: 2× the memory of bf16, no conversion in GEMMs).
-    case f32
-}
+import Foundation
 
 /// A linear layer's weight `W: [rows = out, cols = in]` (PyTorch layout), applied as `y = x·Wᵀ`.
 ///
-/// The weight stays in its checkpoint dtype inside the memory-mapped file (bf16 is never copied); products with
-/// one token run as a threaded SIMD matrix-vector product, products with several tokens convert tiles of W to
-/// float32 and call OpenBLAS sgemm.
+/// Stored weights stay in their checkpoint dtype inside the memory-mapped file (bf16 is never copied); `converted`
+/// makes an owned f32, q8 or q4 copy. Products with one or two tokens run as a threaded SIMD matrix-vector product
+/// (``WeightMatrix/gemv(_:_:)``); products with more tokens decode tiles of W to float32 on each thread and call
+/// OpenBLAS sgemm on them (``WeightMatrix/gemm(_:_:_:)``).
 public struct WeightMatrix: @unchecked Sendable {
     /// Output features.
     public let rows: Int
     /// Input features.
     public let cols: Int
+    /// Checkpoint dtype of the values (for quantized matrices: the dtype they were quantized from).
     public let dtype: DType
+    /// How the values are held.
+    public let encoding: WeightEncoding
+    /// Bytes from one row to the next.
+    let rowStride: Int
     let base: UnsafeRawPointer
     let owner: AnyObject?
 
@@ -27,6 +25,8 @@ public struct WeightMatrix: @unchecked Sendable {
         rows = tensor.info.shape.first ?? 1
         cols = tensor.info.shape.dropFirst().reduce(1, *)
         dtype = tensor.info.dtype
+        encoding = WeightEncoding(tensor.info.dtype)
+        rowStride = cols * dtype.byteCount
         base = tensor.pointer
         owner = tensor.owner
     }
@@ -34,35 +34,92 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Wraps float32 values owned by `buffer`: [rows, cols].
     public init(_ buffer: AlignedBuffer, rows: Int, cols: Int) {
         precondition(buffer.count == rows * cols, "WeightMatrix: buffer size mismatch")
-        self.rows = rows
-        self.cols = cols
-        dtype = .f32
-        base = UnsafeRawPointer(buffer.pointer)
-        owner = buffer
+        self.init(rows: rows, cols: cols, dtype: .f32, encoding: .f32, base: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
-    /// This matrix in `format` (`.stored` returns it unchanged).
+    init(rows: Int, cols: Int, dtype: DType, encoding: WeightEncoding, base: UnsafeRawPointer, owner: AnyObject?) {
+        self.rows = rows
+        self.cols = cols
+        self.dtype = dtype
+        self.encoding = encoding
+        self.rowStride = encoding.rowBytes(cols: cols)
+        self.base = base
+        self.owner = owner
+    }
+
+    /// This matrix in `format` (`.stored` returns it unchanged; converting an already converted matrix to its own
+    /// format returns it unchanged).
+    ///
+    /// Conversions of memory-mapped checkpoint tensors drop the mapped pages they read afterwards, so the process
+    /// holds the new copy only (the file stays in the page cache).
     public func converted(to format: WeightFormat) -> WeightMatrix {
+        let target: WeightEncoding
         switch format {
-        case .stored:
-            return self
-        case .f32:
-            if dtype == .f32 { return self }
-            let buffer = AlignedBuffer(count: rows * cols)
-            let (base, cols, dtype) = (base, cols, dtype)
-            Parallel.forChunks(rows, minChunk: 64) { range in
-                convertToFloat(dtype, base + range.lowerBound * cols * dtype.byteCount, buffer.pointer + range.lowerBound * cols, count: range.count * cols)
-            }
-            return WeightMatrix(buffer, rows: rows, cols: cols)
+        case .stored: return self
+        case .f32: target = .f32
+        case .q8: target = .q8
+        case .q4: target = .q4
         }
+        if target == encoding { return self }
+        let rowBytes = target.rowBytes(cols: cols)
+        let storage = ByteBuffer(byteCount: rows * rowBytes)
+        let converted = WeightMatrix(rows: rows, cols: cols, dtype: dtype, encoding: target,
+                                     base: UnsafeRawPointer(storage.pointer), owner: storage)
+        let source = self
+        let padded = Q8Blocks.superBlocks(cols: cols) * Q8Blocks.superBlockSize
+        Parallel.forChunks(rows, minChunk: 16) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+            defer { scratch.deallocate() }
+            for r in range {
+                let destination = storage.pointer + r * rowBytes
+                switch target {
+                case .f32:
+                    source.row(r, into: destination.assumingMemoryBound(to: Float.self))
+                case .q8:
+                    source.row(r, into: scratch)
+                    Q8Blocks.quantizeRow(scratch, cols: cols, into: destination)
+                case .q4:
+                    source.row(r, into: scratch)
+                    Q4Blocks.quantizeRow(scratch, cols: cols, into: destination)
+                case .f16, .bf16:
+                    preconditionFailure("WeightMatrix: no conversion to \(target)")
+                }
+            }
+        }
+        if owner is SafeTensorsFile { MappedPages.release(base, byteCount: rows * rowStride) }
+        return converted
     }
 
     /// Bytes of weights read by one full pass (for bandwidth reports).
-    public var byteCount: Int { rows * cols * dtype.byteCount }
+    public var byteCount: Int { rows * rowStride }
 
     /// Copies row `r` as float32 into `out` (`cols` values): the embedding lookup.
     public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        convertToFloat(dtype, base + r * cols * dtype.byteCount, out, count: cols)
+        let row = base + r * rowStride
+        switch encoding {
+        case .f32: convertToFloat(.f32, row, out, count: cols)
+        case .bf16: convertToFloat(.bf16, row, out, count: cols)
+        case .f16: convertToFloat(.f16, row, out, count: cols)
+        case .q8, .q4:
+            let blocks = Q8Blocks.superBlocks(cols: cols)
+            if cols % Q8Blocks.superBlockSize == 0 {
+                decodeQuantizedRow(row, blocks, out)
+            } else {
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blocks * Q8Blocks.superBlockSize)
+                defer { scratch.deallocate() }
+                decodeQuantizedRow(row, blocks, scratch)
+                out.update(from: scratch, count: cols)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func decodeQuantizedRow(_ row: UnsafeRawPointer, _ superBlocks: Int, _ out: UnsafeMutablePointer<Float>) {
+        if encoding == .q8 {
+            Q8Blocks.dequantizeRow(row, superBlocks: superBlocks, into: out)
+        } else {
+            Q4Blocks.dequantizeRow(row, superBlocks: superBlocks, into: out)
+        }
     }
 
     /// `y[n, rows] = x[n, cols] · Wᵀ + bias` (bias: [rows] or nil).
@@ -82,127 +139,40 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Convenience over arrays: x is [n, cols], returns [n, rows].
     public func apply(_ x: [Float], count n: Int, bias: [Float]? = nil) -> [Float] {
-        var y = [Float](repeating: 0, count: n * rows)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
+        precondition(x.count >= n * cols, "WeightMatrix.apply: x has \(x.count) values, need \(n)×\(cols)")
+        return [Float](unsafeUninitializedCapacity: n * rows) { yp, initialized in
+            x.withUnsafeBufferPointer { xp in
                 if let bias {
                     bias.withUnsafeBufferPointer { apply(xp.baseAddress!, count: n, into: yp.baseAddress!, bias: $0.baseAddress!) }
                 } else {
                     apply(xp.baseAddress!, count: n, into: yp.baseAddress!)
                 }
             }
-        }
-        return y
-    }
-
-    // MARK: - matrix-vector (decode)
-
-    /// y[rows] = W · x[cols], rows split across threads.
-    func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let cols = cols, base = base, dtype = dtype
-        Parallel.forChunks(rows, minChunk: 64) { range in
-            switch dtype {
-            case .bf16:
-                for r in range { y[r] = dotBF16(base + r * cols * 2, x, cols) }
-            case .f32:
-                for r in range { y[r] = dotF32(base + r * cols * 4, x, cols) }
-            case .f16:
-                for r in range { y[r] = dotF16(base + r * cols * 2, x, cols) }
-            }
-        }
-    }
-
-    // MARK: - matrix-matrix (prefill, vision)
-
-    /// Rows of W converted per tile; sized so a tile of float32 stays around 4 MiB.
-    private var tileRows: Int { max(16, min(rows, (1 << 20) / max(cols, 1))) }
-
-    func gemm(_ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
-        if dtype == .f32, Int(bitPattern: base) % 4 == 0 {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rows), Int32(cols),
-                        1, x, Int32(cols), base.assumingMemoryBound(to: Float.self), Int32(cols), 0, y, Int32(rows))
-            return
-        }
-        let tile = tileRows
-        let scratch = AlignedBuffer(count: tile * cols)
-        var r0 = 0
-        while r0 < rows {
-            let count = min(tile, rows - r0)
-            let cols = cols, base = base, dtype = dtype, elementBytes = dtype.byteCount
-            let dst = scratch.pointer
-            Parallel.forChunks(count, minChunk: 8) { range in
-                convertToFloat(dtype, base + (r0 + range.lowerBound) * cols * elementBytes,
-                               dst + range.lowerBound * cols, count: range.count * cols)
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
-                        1, x, Int32(cols), dst, Int32(cols), 0, y + r0, Int32(rows))
-            r0 += count
+            initialized = n * rows
         }
     }
 }
 
-// MARK: - dot kernels
+/// Owned, 64-byte-aligned raw bytes (converted weights).
+final class ByteBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let byteCount: Int
 
-@inline(__always)
-func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    let xr = UnsafeRawPointer(x)
-    var i = 0
-    while i + 32 <= n {
-        let r0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt16>.self)
-        let r1 = w.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<UInt16>.self)
-        let w0 = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r0.lowHalf) &<< 16, to: SIMD8<Float>.self)
-        let w1 = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r0.highHalf) &<< 16, to: SIMD8<Float>.self)
-        let w2 = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r1.lowHalf) &<< 16, to: SIMD8<Float>.self)
-        let w3 = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r1.highHalf) &<< 16, to: SIMD8<Float>.self)
-        a0.addProduct(w0, xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-        a1.addProduct(w1, xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
-        a2.addProduct(w2, xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self))
-        a3.addProduct(w3, xr.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self))
-        i += 32
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
     }
-    var sum = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n {
-        sum += bf16ToFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
-        i += 1
-    }
-    return sum
+
+    deinit { pointer.deallocate() }
 }
 
-@inline(__always)
-func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    let xr = UnsafeRawPointer(x)
-    var i = 0
-    while i + 32 <= n {
-        a0.addProduct(w.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-        a1.addProduct(w.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
-        a2.addProduct(w.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self))
-        a3.addProduct(w.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self))
-        i += 32
+/// Drops pages of a read-only file mapping from this process (they are read back from the file if touched again).
+enum MappedPages {
+    static func release(_ start: UnsafeRawPointer, byteCount: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + byteCount) / page * page
+        guard end > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, end - first, Int32(MADV_DONTNEED))
     }
-    var sum = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n {
-        sum += w.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * x[i]
-        i += 1
-    }
-    return sum
-}
-
-@inline(__always)
-func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var a0 = SIMD8<Float>()
-    let xr = UnsafeRawPointer(x)
-    var i = 0
-    while i + 8 <= n {
-        let h = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
-        a0.addProduct(SIMD8<Float>(h), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-        i += 8
-    }
-    var sum = a0.sum()
-    while i < n {
-        sum += f16ToFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
-        i += 1
-    }
-    return sum
 }

@@ -13,7 +13,7 @@ final class KernelTests: XCTestCase {
     }
 
     /// Builds a weight of `dtype` stored raw (as a checkpoint would) and its exact float values.
-    func makeWeight(_ dtype: DType, rows: Int, cols: Int, rng: inout LCG) -> (WeightMatrix, [Float], AnyObject) {
+    static func makeWeight(_ dtype: DType, rows: Int, cols: Int, rng: inout LCG) -> (WeightMatrix, [Float], AnyObject) {
         var exact = [Float](repeating: 0, count: rows * cols)
         var raw = [UInt8]()
         for i in 0..<(rows * cols) {
@@ -52,7 +52,7 @@ final class KernelTests: XCTestCase {
         var rng = LCG(state: 42)
         for dtype in DType.allCases {
             for (rows, cols) in [(37, 70), (64, 128), (130, 33)] {
-                let (w, exact, keep) = makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
+                let (w, exact, keep) = Self.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
                 for n in [1, 2, 5, 40] {   // 1–2: SIMD matrix-vector; more: converted tiles + sgemm
                     let x = (0..<(n * cols)).map { _ in rng.next() }
                     let bias = (0..<rows).map { _ in rng.next() }

@@ -1,0 +1,83 @@
+/// Matrix-vector products (decode): `y[rows] = W · x[cols]`, rows split across threads.
+///
+/// Decode is bound by the bytes of W streamed from memory, so every kernel reads W exactly once, four rows at a
+/// time where it helps (the x loads are shared and four independent streams keep more loads in flight).
+extension WeightMatrix {
+    /// y[rows] = W · x[cols].
+    func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        switch encoding {
+        case .bf16: gemvBF16(x, y)
+        case .f32: gemvF32(x, y)
+        case .f16:
+            let (base, stride, cols) = (base, rowStride, cols)
+            Parallel.forChunks(rows, minChunk: 64) { range in
+                for r in range { y[r] = dotF16(base + r * stride, x, cols) }
+            }
+        case .q8, .q4: gemvQuantized(x, y)
+        }
+    }
+
+    private func gemvBF16(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let (base, stride, cols, rows) = (base, rowStride, cols, rows)
+        // x with each 16-value group split into its even and odd elements, the order bf16 pairs unpack in.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { buffer in
+            let paired = buffer.baseAddress!
+            BF16Pairs.split(x, count: cols, into: paired)
+            Parallel.forChunks(rows, minChunk: 64) { range in
+                var r = range.lowerBound
+                while r + 4 <= range.upperBound {
+                    let sums = BF16Pairs.dot4(base + r * stride, stride: stride, paired, x, cols)
+                    y[r] = sums[0]; y[r + 1] = sums[1]; y[r + 2] = sums[2]; y[r + 3] = sums[3]
+                    r += 4
+                }
+                while r < range.upperBound {
+                    y[r] = dotBF16(base + r * stride, x, cols)
+                    r += 1
+                }
+            }
+        }
+    }
+
+    private func gemvF32(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let (base, stride, cols, rows) = (base, rowStride, cols, rows)
+        Parallel.forChunks(rows, minChunk: 64) { range in
+            var r = range.lowerBound
+            while r + 4 <= range.upperBound {
+                let sums = dotF32x4(base + r * stride, stride: stride, x, cols)
+                y[r] = sums[0]; y[r + 1] = sums[1]; y[r + 2] = sums[2]; y[r + 3] = sums[3]
+                r += 4
+            }
+            while r < range.upperBound {
+                y[r] = dotF32(base + r * stride, x, cols)
+                r += 1
+            }
+        }
+    }
+
+    private func gemvQuantized(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let (base, stride, cols, rows, encoding) = (base, rowStride, cols, rows, encoding)
+        let superBlocks = Q8Blocks.superBlocks(cols: cols)
+        let padded = superBlocks * Q8Blocks.superBlockSize
+        // x zero-padded to whole super-blocks (a copy only when cols is not a multiple of 256), then per-block sums.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + padded / Q4Blocks.blockSize) { buffer in
+            let scratch = buffer.baseAddress!
+            let xp: UnsafePointer<Float>
+            if padded == cols {
+                xp = x
+            } else {
+                scratch.update(from: x, count: cols)
+                (scratch + cols).initialize(repeating: 0, count: padded - cols)
+                xp = UnsafePointer(scratch)
+            }
+            let sums = scratch + padded
+            if encoding == .q4 { Q4Blocks.blockSums(xp, superBlocks: superBlocks, into: sums) }
+            Parallel.forChunks(rows, minChunk: 64) { range in
+                if encoding == .q8 {
+                    for r in range { y[r] = Q8Blocks.dot(base + r * stride, xp, superBlocks: superBlocks) }
+                } else {
+                    for r in range { y[r] = Q4Blocks.dot(base + r * stride, xp, blockSums: sums, superBlocks: superBlocks) }
+                }
+            }
+        }
+    }
+}
