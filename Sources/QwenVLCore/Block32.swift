@@ -56,13 +56,6 @@ struct Block32 {
         }
     }
 
-    /// Squared distance of `scale · levels + offset` from self.
-    @inline(__always)
-    func squaredError(levels: Block32, scale: Float, offset: Float) -> Float {
-        let e = map(levels) { v, q in q * scale + offset - v }
-        return e.dot(e)
-    }
-
     @inline(__always)
     static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)

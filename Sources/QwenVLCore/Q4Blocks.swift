@@ -29,70 +29,13 @@ public enum Q4Blocks {
 
     // MARK: - quantization (runs once at load)
 
-    /// Quantizes `cols` floats of `source` into one row at `destination` (`rowBytes(cols:)` bytes); NaN and ±inf
-    /// weights become 0.
+    /// Quantizes `cols` floats of `source` into one row at `destination` (`rowBytes(cols:)` bytes) with
+    /// ``Q4Quantizer``; NaN and ±inf weights become 0.
     public static func quantizeRow(_ source: UnsafePointer<Float>, cols: Int, into destination: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: Block32.self, capacity: 8) { buffer in
-            let block = buffer.baseAddress!
-            for sb in 0..<superBlocks(cols: cols) {
-                var scales = SIMD8<Float>(), minimums = SIMD8<Float>()
-                for b in 0..<8 {
-                    block[b] = Block32(source, start: sb * superBlockSize + b * blockSize, count: cols)
-                    (scales[b], minimums[b]) = fitBlock(block[b])
-                }
-                let header = destination + sb * superBlockBytes
-                // Super-block scales: scales are ≥ 0 and coded 0…255; minimums are signed, coded −127…127.
-                let maxMinimum = Swift.max(-Lanes.min(minimums), Lanes.max(minimums))
-                let d = Lanes.max(scales) / 255, dmin = maxMinimum / 127
-                header.storeBytes(of: d, toByteOffset: 16, as: Float.self)
-                header.storeBytes(of: dmin, toByteOffset: 20, as: Float.self)
-                for b in 0..<8 {
-                    // Codes: the nearest ones, or one step toward covering the block's range (the minimum one code
-                    // lower, the scale one code higher) — whichever pair leaves the smallest squared error.
-                    let scCode = d > 0 ? Swift.min(255, (scales[b] / d).rounded(.toNearestOrEven)) : 0
-                    let mCode = dmin > 0 ? Swift.max(-127, Swift.min(127, (minimums[b] / dmin).rounded(.toNearestOrEven))) : 0
-                    var (sc, m, q) = (scCode, mCode, Block32(repeating: 0))
-                    var bestError = Float.infinity
-                    for k in 0..<4 {
-                        let scTry = Swift.min(255, scCode + Float(k & 1)), mTry = Swift.max(-127, mCode - Float(k >> 1))
-                        let s = d * scTry, mu = dmin * mTry
-                        let levels = block[b].levels(offset: mu, inverseScale: s > 0 ? 1 / s : 0, low: 0, high: 15)
-                        let error = block[b].squaredError(levels: levels, scale: s, offset: mu)
-                        if error < bestError { (sc, m, q, bestError) = (scTry, mTry, levels, error) }
-                    }
-                    header.storeBytes(of: UInt8(sc), toByteOffset: b, as: UInt8.self)
-                    header.storeBytes(of: Int8(m), toByteOffset: 8 + b, as: Int8.self)
-                    // Byte j: weight j (low nibble) and weight j + 16 (high nibble).
-                    let out = header + quantOffset + b * 16
-                    Lanes.storeBytes(q.v0 + q.v2 * 16, to: out, 0)
-                    Lanes.storeBytes(q.v1 + q.v3 * 16, to: out, 8)
-                }
-            }
+        var quantizer = Q4Quantizer()
+        for sb in 0..<superBlocks(cols: cols) {
+            quantizer.quantize(source, cols: cols, superBlock: sb, into: destination + sb * superBlockBytes)
         }
-    }
-
-    /// Least-squares (scale ≥ 0, minimum) for one block: starting from the min/max fit, tries a few grids,
-    /// refits (s, μ) to each grid's levels by linear regression and keeps the smallest squared error.
-    static func fitBlock(_ v: Block32) -> (Float, Float) {
-        let lo = v.min(), hi = v.max()
-        guard hi > lo else { return (0, lo) }
-        var best = ((hi - lo) / 15, lo)
-        var bestError = v.squaredError(levels: v.levels(offset: lo, inverseScale: 15 / (hi - lo), low: 0, high: 15),
-                                       scale: best.0, offset: lo)
-        let n = Float(blockSize), sv = v.sum()
-        for steps: Float in [15, 14.5, 15.5, 14, 16] {
-            let q = v.levels(offset: lo, inverseScale: steps / (hi - lo), low: 0, high: 15)
-            // Regression of v on q: v ≈ s·q + μ.
-            let sq = q.sum(), sqq = q.dot(q), sqv = q.dot(v)
-            let det = n * sqq - sq * sq
-            guard det > 0 else { continue }
-            let s = (n * sqv - sq * sv) / det
-            guard s > 0 else { continue }
-            let mu = (sv - s * sq) / n
-            let error = v.squaredError(levels: v.levels(offset: mu, inverseScale: 1 / s, low: 0, high: 15), scale: s, offset: mu)
-            if error < bestError { (best, bestError) = ((s, mu), error) }
-        }
-        return best
     }
 
     // MARK: - scalar reference
@@ -179,4 +122,5 @@ public enum Q4Blocks {
         }
         return acc.sum() + accMin.sum()
     }
+
 }

@@ -67,9 +67,14 @@ public struct WeightMatrix: @unchecked Sendable {
                                      base: UnsafeRawPointer(storage.pointer), owner: storage)
         let source = self
         let padded = Q8Blocks.superBlocks(cols: cols) * Q8Blocks.superBlockSize
+        // Mapped checkpoint pages are dropped as soon as their rows are converted (every ~1 MiB), so the peak
+        // holds the new copy plus a little of the old one, not both whole.
+        let mapped = owner is SafeTensorsFile
+        let releaseRows = max(1, (1 << 20) / max(rowStride, 1))
         Parallel.forChunks(rows, minChunk: 16) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: padded)
             defer { scratch.deallocate() }
+            var unreleased = range.lowerBound
             for r in range {
                 let destination = storage.pointer + r * rowBytes
                 switch target {
@@ -84,9 +89,13 @@ public struct WeightMatrix: @unchecked Sendable {
                 case .f16, .bf16:
                     preconditionFailure("WeightMatrix: no conversion to \(target)")
                 }
+                if mapped, r + 1 - unreleased >= releaseRows || r + 1 == range.upperBound {
+                    MappedPages.release(source.base + unreleased * source.rowStride, byteCount: (r + 1 - unreleased) * source.rowStride)
+                    unreleased = r + 1
+                }
             }
         }
-        if owner is SafeTensorsFile { MappedPages.release(base, byteCount: rows * rowStride) }
+        if mapped { MappedPages.release(base, byteCount: rows * rowStride) }
         return converted
     }
 
