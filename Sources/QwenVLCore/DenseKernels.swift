@@ -81,6 +81,46 @@ enum BF16Pairs {
     }
 }
 
+extension BF16Pairs {
+    /// Dot product of one bf16 row with x (`paired` as in ``dot4``): one sequential stream, 64 values per step.
+    @inline(__always)
+    static func dot(_ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let mask = SIMD8<UInt32>(repeating: 0xFFFF_0000)
+        var e0 = SIMD8<Float>(), e1 = SIMD8<Float>(), o0 = SIMD8<Float>(), o1 = SIMD8<Float>()
+        var e2 = SIMD8<Float>(), e3 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
+        let xr = UnsafeRawPointer(paired)
+        var i = 0
+        while i + 64 <= n {
+            let p0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
+            let p1 = w.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD8<UInt32>.self)
+            let p2 = w.loadUnaligned(fromByteOffset: i * 2 + 64, as: SIMD8<UInt32>.self)
+            let p3 = w.loadUnaligned(fromByteOffset: i * 2 + 96, as: SIMD8<UInt32>.self)
+            e0.addProduct(unsafeBitCast(p0 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            o0.addProduct(unsafeBitCast(p0 & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            e1.addProduct(unsafeBitCast(p1 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self))
+            o1.addProduct(unsafeBitCast(p1 & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self))
+            e2.addProduct(unsafeBitCast(p2 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD8<Float>.self))
+            o2.addProduct(unsafeBitCast(p2 & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 160, as: SIMD8<Float>.self))
+            e3.addProduct(unsafeBitCast(p3 &<< 16, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD8<Float>.self))
+            o3.addProduct(unsafeBitCast(p3 & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 224, as: SIMD8<Float>.self))
+            i += 64
+        }
+        var sum = ((e0 + o0) + (e1 + o1) + ((e2 + o2) + (e3 + o3))).sum()
+        while i + 16 <= n {
+            let p = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
+            var a = unsafeBitCast(p &<< 16, to: SIMD8<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            a.addProduct(unsafeBitCast(p & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            sum += a.sum()
+            i += 16
+        }
+        while i < n {
+            sum += bf16ToFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            i += 1
+        }
+        return sum
+    }
+}
+
 /// `Σ w[i]·x[i]` for an f32 row.
 @inline(__always)
 func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
