@@ -51,7 +51,8 @@ final class KernelTests: XCTestCase {
     func testMatrixProductsAllDtypesAndPaths() {
         var rng = LCG(state: 42)
         for dtype in DType.allCases {
-            for (rows, cols) in [(37, 70), (64, 128), (130, 33)] {
+            // Rows up to 4096 wide run one at a time, wider ones four at a time (9 × 4133: both tails).
+            for (rows, cols) in [(37, 70), (64, 128), (130, 33), (9, 4133)] {
                 let (w, exact, keep) = Self.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
                 for n in [1, 2, 5, 40] {   // 1–2: SIMD matrix-vector; more: converted tiles + sgemm
                     let x = (0..<(n * cols)).map { _ in rng.next() }
