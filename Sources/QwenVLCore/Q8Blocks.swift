@@ -30,7 +30,14 @@ public enum Q8Blocks {
         for sb in 0..<superBlocks(cols: cols) {
             let header = destination + sb * superBlockBytes
             for b in 0..<8 {
-                let v = Block32(source, start: sb * superBlockSize + b * blockSize, count: cols)
+                let start = sb * superBlockSize + b * blockSize
+                if start >= cols {
+                    // Padding past the row: scale 0, quants 0.
+                    header.storeBytes(of: UInt16(0), toByteOffset: b * 2, as: UInt16.self)
+                    (header + 16 + b * blockSize).initializeMemory(as: UInt8.self, repeating: 0, count: blockSize)
+                    continue
+                }
+                let v = Block32(source, start: start, count: cols)
                 let d = Float16(v.maxMagnitude() / 127)
                 header.storeBytes(of: d.bitPattern, toByteOffset: b * 2, as: UInt16.self)
                 let scale = Float(d)
