@@ -52,6 +52,9 @@ public enum Parallel {
         }
     }
 
+    /// The OpenBLAS kernel family in use ("Haswell", "Cooperlake", …), for benchmark reports.
+    public static var blasCore: String { String(cString: openblas_get_corename()) }
+
     /// Thread count and the pool that serves it.
     private final class State: @unchecked Sendable {
         var threads: Int

@@ -45,7 +45,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { Parallel.setThreadCount(threads) }
-        var result: [String: Any] = ["threads": Parallel.threadCount]
+        var result: [String: Any] = ["threads": Parallel.threadCount, "blas_core": Parallel.blasCore]
         if kernels { result["kernels"] = runKernels() }
         if let model {
             do { try await benchModel(model, into: &result) } catch let error as QwenVLError { throw fail(error.description) }
@@ -55,7 +55,8 @@ struct BenchCommand: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            say(String(format: "peak RSS %.0f MiB (threads: %d)", peakRSSMiB(), Parallel.threadCount))
+            say(String(format: "peak RSS %.0f MiB (threads: %d, OpenBLAS kernels: %@)", peakRSSMiB(), Parallel.threadCount,
+                         Parallel.blasCore as NSString))
         }
     }
 

@@ -8,6 +8,21 @@ struct QwenVLCommand: AsyncParsableCommand {
         commandName: "qwenvl",
         abstract: "Run Qwen2-VL vision-language models locally on the CPU.",
         subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self])
+
+    /// Picks the BLAS kernels (may re-execute the process once), then parses and runs the subcommand.
+    static func main() async {
+        BLASKernelChoice.applyBeforeStart()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Prints `error: …` on stderr and exits 1 (one line, no stack trace).
