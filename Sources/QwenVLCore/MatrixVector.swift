@@ -87,11 +87,24 @@ extension WeightMatrix {
             }
             let sums = scratch + padded
             if encoding == .q4 { Q4Blocks.blockSums(xp, superBlocks: superBlocks, into: sums) }
+            // As for bf16: short rows one at a time, long rows (x beyond L1) four at a time sharing each x load.
+            let single = padded <= 4096
             Parallel.forChunks(rows, minChunk: 64) { range in
+                var r = range.lowerBound
+                if !single {
+                    while r + 4 <= range.upperBound {
+                        let w = base + r * stride
+                        let sums4 = encoding == .q8
+                            ? Q8Blocks.dot4(w, stride: stride, xp, superBlocks: superBlocks)
+                            : Q4Blocks.dot4(w, stride: stride, xp, blockSums: sums, superBlocks: superBlocks)
+                        y[r] = sums4[0]; y[r + 1] = sums4[1]; y[r + 2] = sums4[2]; y[r + 3] = sums4[3]
+                        r += 4
+                    }
+                }
                 if encoding == .q8 {
-                    for r in range { y[r] = Q8Blocks.dot(base + r * stride, xp, superBlocks: superBlocks) }
+                    while r < range.upperBound { y[r] = Q8Blocks.dot(base + r * stride, xp, superBlocks: superBlocks); r += 1 }
                 } else {
-                    for r in range { y[r] = Q4Blocks.dot(base + r * stride, xp, blockSums: sums, superBlocks: superBlocks) }
+                    while r < range.upperBound { y[r] = Q4Blocks.dot(base + r * stride, xp, blockSums: sums, superBlocks: superBlocks); r += 1 }
                 }
             }
         }

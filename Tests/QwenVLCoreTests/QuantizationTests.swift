@@ -102,7 +102,14 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testMatrixPathsAgreeForQuantizedWeights() {
-        let rows = 70, cols = 300
+        // 300 columns: one row at a time; 4,400 (padded past 4,096): four rows at a time, 134 rows = two threads'
+        // ranges of 67, each ending in a tail of three single rows.
+        for (rows, cols) in [(70, 300), (134, 4400)] {
+            checkMatrixPaths(rows: rows, cols: cols)
+        }
+    }
+
+    func checkMatrixPaths(rows: Int, cols: Int) {
         let values = makeValues(rows * cols, seed: 5)
         var rng = KernelTests.LCG(state: 13)
         for encoding in [WeightEncoding.q8, .q4] {
@@ -123,7 +130,7 @@ final class QuantizationTests: XCTestCase {
                         s += Double(dense[r * cols + c]) * Double(x[t * cols + c])
                         magnitude += abs(Double(dense[r * cols + c]) * Double(x[t * cols + c]))
                     }
-                    XCTAssertEqual(Double(y[t * rows + r]), s + Double(bias[r]), accuracy: 1e-5 * magnitude + 1e-6, "\(encoding) n=\(n) t=\(t) r=\(r)")
+                    XCTAssertEqual(Double(y[t * rows + r]), s + Double(bias[r]), accuracy: 1e-5 * magnitude + 1e-6, "\(encoding) \(rows)×\(cols) n=\(n) t=\(t) r=\(r)")
                 } }
             }
         }
