@@ -123,45 +123,4 @@ public enum Q4Blocks {
         return acc.sum() + accMin.sum()
     }
 
-
-    /// Dot products of four rows (`stride` bytes apart) with x, each x load serving all four (the long-row kernel,
-    /// as ``Q8Blocks/dot4(_:stride:_:superBlocks:)``).
-    @inline(__always)
-    static func dot4(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, blockSums: UnsafePointer<Float>,
-                     superBlocks: Int) -> SIMD4<Float> {
-        let xr = UnsafeRawPointer(x), sr = UnsafeRawPointer(blockSums)
-        let rows = (row, row + stride, row + 2 * stride, row + 3 * stride)
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var m0 = SIMD8<Float>(), m1 = SIMD8<Float>(), m2 = SIMD8<Float>(), m3 = SIMD8<Float>()
-        for sb in 0..<superBlocks {
-            let offset = sb * superBlockBytes
-            let sums = sr.loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self)
-            @inline(__always) func scales(_ r: UnsafeRawPointer, _ minimums: inout SIMD8<Float>) -> SIMD8<Float> {
-                let h = r + offset
-                minimums.addProduct(Lanes.int8(h, 8) * h.loadUnaligned(fromByteOffset: 20, as: Float.self), sums)
-                return Lanes.uint8(h) * h.loadUnaligned(fromByteOffset: 16, as: Float.self)
-            }
-            let s0 = scales(rows.0, &m0), s1 = scales(rows.1, &m1), s2 = scales(rows.2, &m2), s3 = scales(rows.3, &m3)
-            let xs = xr + sb * superBlockSize * 4
-            for b in 0..<8 {
-                let q = offset + quantOffset + b * 16, xb = xs + b * blockSize * 4
-                let x0 = xb.loadUnaligned(as: SIMD8<Float>.self)
-                let x1 = xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                let x2 = xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-                let x3 = xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-                @inline(__always) func block(_ r: UnsafeRawPointer) -> SIMD8<Float> {
-                    var p = Lanes.lowNibbles(r + q) * x0
-                    p.addProduct(Lanes.lowNibbles(r + q, 8), x1)
-                    p.addProduct(Lanes.highNibbles(r + q), x2)
-                    p.addProduct(Lanes.highNibbles(r + q, 8), x3)
-                    return p
-                }
-                a0.addProduct(block(rows.0), SIMD8<Float>(repeating: s0[b]))
-                a1.addProduct(block(rows.1), SIMD8<Float>(repeating: s1[b]))
-                a2.addProduct(block(rows.2), SIMD8<Float>(repeating: s2[b]))
-                a3.addProduct(block(rows.3), SIMD8<Float>(repeating: s3[b]))
-            }
-        }
-        return SIMD4(a0.sum() + m0.sum(), a1.sum() + m1.sum(), a2.sum() + m2.sum(), a3.sum() + m3.sum())
-    }
 }
