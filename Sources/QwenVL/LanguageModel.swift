@@ -28,7 +28,9 @@ public struct LanguageModel: Sendable {
     public static let prefillChunk = 512
 
     /// Binds the decoder's tensors; accepts both the legacy and the transformers-5 names.
-    init(config: TextConfiguration, weights: WeightStore, format: WeightFormat = .stored) throws {
+    /// `progress(done, total)` follows the layers (total: layers + the LM head).
+    init(config: TextConfiguration, weights: WeightStore, format: WeightFormat = .stored,
+         progress: ((Int, Int) -> Void)? = nil) throws {
         self.config = config
         let h = config.hiddenSize, kvd = config.kvHeadCount * config.headDim, inter = config.intermediateSize
         func names(_ suffix: String) -> [String] { ["model." + suffix, "model.language_model." + suffix, "language_model.model." + suffix] }
@@ -54,6 +56,7 @@ public struct LanguageModel: Sendable {
                 gate: try matrix(p + "mlp.gate_proj.weight", [inter, h]),
                 up: try matrix(p + "mlp.up_proj.weight", [inter, h]),
                 down: try matrix(p + "mlp.down_proj.weight", [h, inter])))
+            progress?(l + 1, config.layerCount + 1)
         }
         self.layers = layers
         norm = try vector("norm.weight", h)
@@ -64,6 +67,7 @@ public struct LanguageModel: Sendable {
             // Tied (2B): the head is the embedding (spec P10).
             lmHead = embedTokens.converted(to: format)
         }
+        progress?(config.layerCount + 1, config.layerCount + 1)
         rope = MultimodalRoPE(headDim: config.headDim, theta: config.ropeTheta, section: config.mropeSection)
     }
 

@@ -26,17 +26,14 @@ struct BenchCommand: AsyncParsableCommand {
     var visionGrid: String?
     @Option(name: .customLong("prompt-tokens"), help: "Synthetic prompt length (0 skips prefill and decode).") var promptTokens: Int = 512
     @Option(name: .customLong("gen-tokens"), help: "Tokens to decode.") var genTokens: Int = 64
-    @Option(help: "Language-model weights: bf16 (as stored), f32, q8 or q4.") var weights: String = "bf16"
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "Worker threads for every kernel (default: all cores, or QWENVL_THREADS).") var threads: Int?
     @Option(help: "Repetitions; medians are reported.") var repeats: Int = 1
     @Flag(help: "Run matrix-kernel micro-benchmarks (bf16, f32, q8, q4 on the 2B shapes).") var kernels = false
     @Flag(help: "Print one JSON object.") var json = false
 
-    static let formats: [String: WeightFormat] = ["bf16": .stored, "stored": .stored, "f32": .f32, "q8": .q8, "q4": .q4]
-
     func validate() throws {
         guard promptTokens >= 0, genTokens >= 1, repeats >= 1 else { throw ValidationError("--prompt-tokens must be ≥ 0, --gen-tokens and --repeats ≥ 1") }
-        guard Self.formats[weights] != nil else { throw ValidationError("--weights must be bf16, f32, q8 or q4 (got '\(weights)')") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         if model == nil && !kernels { throw ValidationError("--model is required (or use --kernels)") }
         if model == nil && (image != nil || visionGrid != nil) { throw ValidationError("--image and --vision-grid need --model") }
@@ -93,9 +90,9 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     private func benchModel(_ model: String, into result: inout [String: Any]) async throws {
-        let format = Self.formats[weights] ?? .stored
+        let weights = weightOptions.weights
         let start = Date()
-        let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model), options: LoadOptions(languageWeights: format))
+        let qwen = try weightOptions.load(model)
         let loadSeconds = Date().timeIntervalSince(start)
         let rssAfterLoad = currentRSSMiB()
         let lm = qwen.languageModel

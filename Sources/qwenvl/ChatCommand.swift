@@ -22,11 +22,12 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "System prompt.") var system: String?
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var pixels: PixelOptions
+    @OptionGroup var weightOptions: WeightOptions
     @OptionGroup var videoOptions: VideoOptions
 
     func run() async throws {
         let qwen: QwenVLModel
-        do { qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model)) } catch let error as QwenVLError {
+        do { qwen = try weightOptions.load(model) } catch let error as QwenVLError {
             throw fail(error.description)
         }
         let parameters = sampling.parameters(defaults: qwen.generationDefaults)

@@ -27,6 +27,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("dump-logits"), help: "Write the last prompt position's logits as a float32 .npy.") var dumpLogits: String?
     @Flag(name: .customLong("add-vision-id"), help: "Label images and videos 'Picture N:' / 'Video N:'.") var addVisionID = false
     @OptionGroup var pixels: PixelOptions
+    @OptionGroup var weightOptions: WeightOptions
     @OptionGroup var videoOptions: VideoOptions
     @Option(help: "Draw the answer's grounding boxes on the first image and write it to this PNG file.") var annotate: String?
 
@@ -48,7 +49,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let conversation = try buildMessages()
         let grounding = try await GroundingOutput(conversation: conversation, annotatePath: annotate)
         let loadStart = Date()
-        let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
+        let qwen = try weightOptions.load(model)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let parameters = sampling.parameters(defaults: qwen.generationDefaults)
 

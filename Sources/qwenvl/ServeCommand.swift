@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
         """)
 
     @Option(help: "Checkpoint folder (HuggingFace layout).") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
     @Option(name: .customLong("served-model-name"), help: "Model id clients send (default: the folder's name).") var servedModelName: String?
@@ -42,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server: OpenAIServer
         do {
             try options.validate()
-            let qwen = try QwenVLModel.load(from: URL(fileURLWithPath: model))
+            let qwen = try weightOptions.load(model)
             server = try OpenAIServer(model: qwen, options: options)
         } catch {
             throw fail("\(error)")

@@ -167,4 +167,31 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(both.status, 0)
         XCTAssertTrue(both.stderr.contains("--prompt or --messages"), both.stderr)
     }
+
+    /// `--weights q8|q4` quantizes the language model on load: the dumped logits stay within the drift bounds the
+    /// library test asserts against the HF reference, and differ from bf16's; an unknown format is a usage error.
+    func testWeightsFlagQuantizesTheLanguageModel() throws {
+        let casesText = try JSONValue.parse(Array(Data(contentsOf: Fixtures.reference.appendingPathComponent("text_cases.json"))))
+        let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-bf16/text.json")) as! [String: Any])["cases"] as! [[String: Any]]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let messagesURL = dir.appendingPathComponent("messages.json")
+        try Data(Self.serialize(casesText.arrayValue![0]["messages"]!).utf8).write(to: messagesURL)
+        let (expected, _) = try NumpyFile.read(Fixtures.reference.appendingPathComponent("tiny-bf16").appendingPathComponent(refs[0]["logits_file"] as! String))
+        for (format, bound) in QuantizationDriftTests.bounds {
+            let name = format == .q8 ? "q8" : "q4"
+            let logitsURL = dir.appendingPathComponent("\(name).npy")
+            let r = try run(["generate", "--model", Fixtures.checkpoint("tiny-bf16").path, "--messages", messagesURL.path,
+                             "--weights", name, "--temperature", "0", "--max-tokens", "2", "--json", "--dump-logits", logitsURL.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let (dumped, _) = try NumpyFile.read(logitsURL)
+            let drift = Fixtures.relativeMaxError(dumped, expected)
+            XCTAssertLessThanOrEqual(drift, bound, name)
+            XCTAssertGreaterThan(drift, 1e-4, "\(name) must change the weights")
+        }
+        let unknown = try run(["generate", "--model", Fixtures.checkpoint("tiny-bf16").path, "--prompt", "hi", "--weights", "q5"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("--weights must be bf16, f32, q8 or q4"), unknown.stderr)
+    }
 }

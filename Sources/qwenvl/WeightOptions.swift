@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import QwenVL
+import QwenVLCore
+
+/// `--weights`: how the language model's matrices are held in memory (shared by generate, chat, serve and bench).
+///
+/// `bf16` keeps the checkpoint's tensors memory-mapped as stored; `f32` converts them (2× the memory, no
+/// conversion in prefill); `q8` and `q4` quantize them on load (about ½ and ⅓ of bf16's bytes, faster decode,
+/// small logit drift — see the README's speed section). The vision tower always stays as stored.
+struct WeightOptions: ParsableArguments {
+    static let formats: [String: WeightFormat] = ["bf16": .stored, "stored": .stored, "f32": .f32, "q8": .q8, "q4": .q4]
+
+    @Option(help: "Language-model weights: bf16 (as stored, memory-mapped), f32, q8 or q4 (quantized on load).")
+    var weights: String = "bf16"
+
+    func validate() throws {
+        guard Self.formats[weights] != nil else { throw ValidationError("--weights must be bf16, f32, q8 or q4 (got '\(weights)')") }
+    }
+
+    /// The chosen format (validated).
+    var format: WeightFormat { Self.formats[weights] ?? .stored }
+
+    /// Load options for the chosen format.
+    var loadOptions: LoadOptions { LoadOptions(languageWeights: format) }
+
+    /// Loads `model` in the chosen format, with a progress bar on stderr while weights are converted.
+    func load(_ model: String) throws -> QwenVLModel {
+        let url = URL(fileURLWithPath: model)
+        guard format != .stored else { return try QwenVLModel.load(from: url, options: loadOptions) }
+        let bar = ProgressBar()
+        defer { bar.finish() }
+        return try QwenVLModel.load(from: url, options: loadOptions) { done, total in
+            bar.update("converting weights to \(weights)", done, total)
+        }
+    }
+}
