@@ -74,8 +74,10 @@ extension WeightMatrix {
         let (base, stride, cols, rows, encoding) = (base, rowStride, cols, rows, encoding)
         let superBlocks = Q8Blocks.superBlocks(cols: cols)
         let padded = superBlocks * Q8Blocks.superBlockSize
-        // x zero-padded to whole super-blocks (a copy only when cols is not a multiple of 256), then per-block sums.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + padded / Q4Blocks.blockSize) { buffer in
+        // x zero-padded to whole super-blocks (a copy only when cols is not a multiple of 256); for q4 also its
+        // per-block sums and its 10-bit quantized form (``Q4Blocks/quantizeX(_:superBlocks:into:scales:)``).
+        let extra = encoding == .q4 ? padded / Q4Blocks.blockSize + superBlocks + padded / 2 + 8 : 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + extra) { buffer in
             let scratch = buffer.baseAddress!
             let xp: UnsafePointer<Float>
             if padded == cols {
@@ -86,7 +88,15 @@ extension WeightMatrix {
                 xp = UnsafePointer(scratch)
             }
             let sums = scratch + padded
-            if encoding == .q4 { Q4Blocks.blockSums(xp, superBlocks: superBlocks, into: sums) }
+            let xScales = sums + padded / Q4Blocks.blockSize
+            // Int16 values, 16-byte aligned inside the float scratch.
+            let xqRaw = UnsafeMutableRawPointer(xScales + superBlocks)
+            let xq = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: xqRaw) + 15) & ~15)!.assumingMemoryBound(to: Int16.self)
+            if encoding == .q4 {
+                Q4Blocks.blockSums(xp, superBlocks: superBlocks, into: sums)
+                Q4Blocks.quantizeX(xp, superBlocks: superBlocks, into: xq, scales: xScales)
+            }
+            let xqp = UnsafeRawPointer(xq), xScalesP = UnsafePointer(xScales), sumsP = UnsafePointer(sums)
             // q8 as bf16: short rows one at a time, long rows (x beyond L1) four at a time sharing each x load. q4
             // stays one row at a time: its four-row form measured slower in decode (9.4 against 14.5 tokens/s).
             let fourRows = encoding == .q8 && padded > 4096
@@ -102,7 +112,10 @@ extension WeightMatrix {
                 if encoding == .q8 {
                     while r < range.upperBound { y[r] = Q8Blocks.dot(base + r * stride, xp, superBlocks: superBlocks); r += 1 }
                 } else {
-                    while r < range.upperBound { y[r] = Q4Blocks.dot(base + r * stride, xp, blockSums: sums, superBlocks: superBlocks); r += 1 }
+                    while r < range.upperBound {
+                        y[r] = Q4Blocks.dot(base + r * stride, quantizedX: xqp, xScales: xScalesP, blockSums: sumsP, superBlocks: superBlocks)
+                        r += 1
+                    }
                 }
             }
         }
