@@ -40,15 +40,12 @@ public final class QwenVLModel: Sendable {
 
     /// Loads a HuggingFace Qwen2-VL checkpoint folder as downloaded (config, generation config, tokenizer,
     /// safetensors single-file or sharded, memory-mapped).
-    public static func load(from directory: URL, options: LoadOptions = LoadOptions()) throws -> QwenVLModel {
-        try QwenVLModel(directory: directory, options: options, progress: nil)
-    }
-
-    /// Loads a checkpoint, reporting the language model's layers as they are bound (and, for `.f32`, `.q8` and `.q4`,
-    /// converted): `progress(done, total)`. Converting takes seconds (a 2B model quantizes in 3–6 s on 2 cores);
-    /// keeping the stored format is a memory map and reports at once.
+    ///
+    /// `progress(done, total)`, if given, follows the language model's layers as they are bound (and, for `.f32`,
+    /// `.q8` and `.q4`, converted: seconds — a 2B model quantizes in 3–6 s on 2 cores; the stored format is a memory
+    /// map and reports at once).
     public static func load(from directory: URL, options: LoadOptions = LoadOptions(),
-                            progress: @escaping (_ done: Int, _ total: Int) -> Void) throws -> QwenVLModel {
+                            progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> QwenVLModel {
         try QwenVLModel(directory: directory, options: options, progress: progress)
     }
 

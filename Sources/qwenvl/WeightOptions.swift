@@ -26,12 +26,11 @@ struct WeightOptions: ParsableArguments {
 
     /// Loads `model` in the chosen format, with a progress bar on stderr while weights are converted.
     func load(_ model: String) throws -> QwenVLModel {
-        let url = URL(fileURLWithPath: model)
-        guard format != .stored else { return try QwenVLModel.load(from: url, options: loadOptions) }
         let bar = ProgressBar()
         defer { bar.finish() }
-        return try QwenVLModel.load(from: url, options: loadOptions) { done, total in
+        let progress: ((Int, Int) -> Void)? = format == .stored ? nil : { done, total in
             bar.update("converting weights to \(weights)", done, total)
         }
+        return try QwenVLModel.load(from: URL(fileURLWithPath: model), options: loadOptions, progress: progress)
     }
 }

@@ -36,16 +36,21 @@ final class CLITests: XCTestCase {
         return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    func testGenerateJSONAndLogitsMatchReference() throws {
+    /// Writes text case 0's messages (re-serialized from the exact parse) into a fresh temporary folder; returns the
+    /// folder, the messages file and the tiny-bf16 reference cases.
+    static func writeFirstTextCase() throws -> (dir: URL, messages: URL, refs: [[String: Any]]) {
         let casesText = try JSONValue.parse(Array(Data(contentsOf: Fixtures.reference.appendingPathComponent("text_cases.json"))))
         let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-bf16/text.json")) as! [String: Any])["cases"] as! [[String: Any]]
-        // Write case 0's messages to a file and run the CLI on it.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         let messagesURL = dir.appendingPathComponent("messages.json")
-        // Case 0's messages, re-serialized from the exact parse.
-        try Data(Self.serialize(casesText.arrayValue![0]["messages"]!).utf8).write(to: messagesURL)
+        try Data(serialize(casesText.arrayValue![0]["messages"]!).utf8).write(to: messagesURL)
+        return (dir, messagesURL, refs)
+    }
+
+    func testGenerateJSONAndLogitsMatchReference() throws {
+        let (dir, messagesURL, refs) = try Self.writeFirstTextCase()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let logitsURL = dir.appendingPathComponent("logits.npy")
         let r = try run(["generate", "--model", Fixtures.checkpoint("tiny-bf16").path, "--messages", messagesURL.path,
                          "--temperature", "0", "--repetition-penalty", "1", "--max-tokens", "16", "--json", "--dump-logits", logitsURL.path])
@@ -171,13 +176,8 @@ final class CLITests: XCTestCase {
     /// `--weights q8|q4` quantizes the language model on load: the dumped logits stay within the drift bounds the
     /// library test asserts against the HF reference, and differ from bf16's; an unknown format is a usage error.
     func testWeightsFlagQuantizesTheLanguageModel() throws {
-        let casesText = try JSONValue.parse(Array(Data(contentsOf: Fixtures.reference.appendingPathComponent("text_cases.json"))))
-        let refs = (try Fixtures.json(Fixtures.reference.appendingPathComponent("tiny-bf16/text.json")) as! [String: Any])["cases"] as! [[String: Any]]
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, messagesURL, refs) = try Self.writeFirstTextCase()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let messagesURL = dir.appendingPathComponent("messages.json")
-        try Data(Self.serialize(casesText.arrayValue![0]["messages"]!).utf8).write(to: messagesURL)
         let (expected, _) = try NumpyFile.read(Fixtures.reference.appendingPathComponent("tiny-bf16").appendingPathComponent(refs[0]["logits_file"] as! String))
         for (format, bound) in QuantizationDriftTests.bounds {
             let name = format == .q8 ? "q8" : "q4"
