@@ -15,6 +15,14 @@ let targetCPU: String? = {
 }()
 
 let cpuSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+// CPUIntrinsics emits AVX2 integer instructions only when the target CPU has AVX2 (every choice above but the
+// x86-64 baselines); otherwise it falls back to plain Swift with the same results.
+let hasAVX2: Bool = {
+    guard let cpu = targetCPU else { return false }
+    return !["x86-64", "x86-64-v2", "core2", "nehalem", "westmere", "sandybridge", "ivybridge", "btver2"].contains(cpu)
+}()
+let intrinsicsSettings: [SwiftSetting] = cpuSettings + [.unsafeFlags(["-parse-stdlib"])]
+    + (hasAVX2 ? [.define("QWENVL_AVX2")] : [])
 let cpuCSettings: [CSetting] = targetCPU.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
 
 let package = Package(
@@ -32,7 +40,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "QwenVLCore", dependencies: ["COpenBLAS"], swiftSettings: cpuSettings),
+        // LLVM's x86 integer multiply-add intrinsics as inlinable Swift functions (see its source file).
+        .target(name: "CPUIntrinsics", swiftSettings: intrinsicsSettings),
+        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics"], swiftSettings: cpuSettings),
         .target(name: "QwenVLTokenizer", swiftSettings: cpuSettings),
         // Image decoding: C libraries enter through small system-library shims only.
         .systemLibrary(name: "CJPEGTurbo", path: "Sources/CJPEGTurbo", providers: [.apt(["libturbojpeg0-dev"])]),
@@ -50,7 +60,7 @@ let package = Package(
             "QwenVL", "QwenVLServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuSettings),
-        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore"], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore", "CPUIntrinsics"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTokenizerTests", dependencies: ["QwenVLTokenizer"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLMediaTests", dependencies: ["QwenVLMedia"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLServerTests", dependencies: [

@@ -1,3 +1,4 @@
+import CPUIntrinsics
 /// Dot-product kernels over float rows (f32, bf16, f16) for the matrix-vector path.
 ///
 /// All take a row at any alignment and `n` float32 inputs; the multi-row forms read four rows `stride` bytes apart.
@@ -90,7 +91,9 @@ extension BF16Pairs {
         var e2 = SIMD8<Float>(), e3 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
         let xr = UnsafeRawPointer(paired)
         var i = 0
+        let ahead = GEMVTuning.prefetchDistance
         while i + 64 <= n {
+            if ahead > 0 { prefetch(w + i * 2 + ahead); prefetch(w + i * 2 + ahead + 64) }
             let p0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
             let p1 = w.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD8<UInt32>.self)
             let p2 = w.loadUnaligned(fromByteOffset: i * 2 + 64, as: SIMD8<UInt32>.self)

@@ -55,6 +55,14 @@ enum Lanes {
         return unsafeBitCast(r, to: SIMD8<Float>.self)
     }
 
+    /// Eight Int32 as floats (exact below 2²⁴ in magnitude).
+    @inline(__always)
+    static func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+        var r = SIMD8<Float>()
+        for i in 0..<8 { r[i] = Float(v[i]) }
+        return r
+    }
+
     /// Integral floats in −2²²…2²² as Int32 (add 1.5·2²³, reinterpret, subtract the exponent bits).
     @inline(__always)
     static func integers(_ v: SIMD8<Float>) -> SIMD8<Int32> {

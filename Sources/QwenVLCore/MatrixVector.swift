@@ -1,3 +1,4 @@
+import Foundation
 /// Matrix-vector products (decode): `y[rows] = W · x[cols]`, rows split across threads.
 ///
 /// Decode is bound by the bytes of W streamed from memory, so every kernel reads W exactly once. Dense rows up to
@@ -12,7 +13,7 @@ extension WeightMatrix {
         case .f32: gemvF32(x, y)
         case .f16:
             let (base, stride, cols) = (base, rowStride, cols)
-            Parallel.forChunks(rows, minChunk: 64) { range in
+            Parallel.forDynamicChunks(rows, grain: GEMVTuning.grain) { range in
                 for r in range { y[r] = dotF16(base + r * stride, x, cols) }
             }
         case .q8, .q4: gemvQuantized(x, y)
@@ -27,8 +28,8 @@ extension WeightMatrix {
             BF16Pairs.split(x, count: cols, into: paired)
             // Short rows (x fits in L1 with room for the stream): one row at a time, one sequential stream per
             // thread (≈ 1.6× faster on [8960×1536] and the LM head); long rows: four rows share each x load.
-            let single = cols <= 4096
-            Parallel.forChunks(rows, minChunk: 64) { range in
+            let single = cols <= GEMVTuning.singleRowLimit
+            Parallel.forDynamicChunks(rows, grain: GEMVTuning.grain) { range in
                 var r = range.lowerBound
                 if single {
                     while r < range.upperBound {
@@ -51,8 +52,8 @@ extension WeightMatrix {
 
     private func gemvF32(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (base, stride, cols, rows) = (base, rowStride, cols, rows)
-        let single = cols <= 4096   // as for bf16: short rows stream one at a time
-        Parallel.forChunks(rows, minChunk: 64) { range in
+        let single = cols <= GEMVTuning.singleRowLimit   // as for bf16: short rows stream one at a time
+        Parallel.forDynamicChunks(rows, grain: GEMVTuning.grain) { range in
             var r = range.lowerBound
             while single && r < range.upperBound {
                 y[r] = dotF32(base + r * stride, x, cols)
@@ -75,8 +76,8 @@ extension WeightMatrix {
         let superBlocks = Q8Blocks.superBlocks(cols: cols)
         let padded = superBlocks * Q8Blocks.superBlockSize
         // x zero-padded to whole super-blocks (a copy only when cols is not a multiple of 256); for q4 also its
-        // per-block sums and its 10-bit quantized form (``Q4Blocks/quantizeX(_:superBlocks:into:scales:)``).
-        let extra = encoding == .q4 ? padded / Q4Blocks.blockSize + superBlocks + padded / 2 + 8 : 0
+        // per-block sums and its signed-byte quantized form (``Q4Blocks/quantizeX(_:superBlocks:into:scales:)``).
+        let extra = encoding == .q4 ? padded / Q4Blocks.blockSize + superBlocks + padded / 4 + 8 : 0
         withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + extra) { buffer in
             let scratch = buffer.baseAddress!
             let xp: UnsafePointer<Float>
@@ -89,9 +90,9 @@ extension WeightMatrix {
             }
             let sums = scratch + padded
             let xScales = sums + padded / Q4Blocks.blockSize
-            // Int16 values, 16-byte aligned inside the float scratch.
+            // Int8 values, 32-byte aligned inside the float scratch.
             let xqRaw = UnsafeMutableRawPointer(xScales + superBlocks)
-            let xq = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: xqRaw) + 15) & ~15)!.assumingMemoryBound(to: Int16.self)
+            let xq = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: xqRaw) + 31) & ~31)!.assumingMemoryBound(to: Int8.self)
             if encoding == .q4 {
                 Q4Blocks.blockSums(xp, superBlocks: superBlocks, into: sums)
                 Q4Blocks.quantizeX(xp, superBlocks: superBlocks, into: xq, scales: xScales)
@@ -101,7 +102,7 @@ extension WeightMatrix {
             // stays one row at a time (its int16 x fits L1): a four-row float form measured 9.4 against 14.5
             // tokens/s and a two-row integer form 15 against 19 GB/s on [1536×8960].
             let fourRows = encoding == .q8 && padded > 4096
-            Parallel.forChunks(rows, minChunk: 64) { range in
+            Parallel.forDynamicChunks(rows, grain: GEMVTuning.grain) { range in
                 var r = range.lowerBound
                 if fourRows {
                     while r + 4 <= range.upperBound {
@@ -121,4 +122,10 @@ extension WeightMatrix {
             }
         }
     }
+}
+
+enum GEMVTuning {
+    static let grain: Int = Int(ProcessInfo.processInfo.environment["QWENVL_GRAIN"] ?? "") ?? 64
+    static let prefetchDistance: Int = Int(ProcessInfo.processInfo.environment["QWENVL_PREFETCH"] ?? "") ?? 0
+    static let singleRowLimit: Int = Int(ProcessInfo.processInfo.environment["QWENVL_SINGLE_ROW_LIMIT"] ?? "") ?? 4096
 }

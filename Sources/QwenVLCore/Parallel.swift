@@ -1,6 +1,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Splits work across the machine's cores.
 ///
@@ -52,6 +53,37 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body` over `0..<count` in pieces of `grain` elements that the threads take in turn from a shared
+    /// counter, so a thread slowed down (by another process, an interrupt, or a busier memory channel) leaves its
+    /// share to the others instead of making them wait at the end.
+    ///
+    /// Each call of `body` gets one piece (consecutive pieces are contiguous ranges); pieces run in no set order.
+    /// Used for matrix-vector products, whose rows take equal work. Calls made from inside a running chunk run on
+    /// the calling thread.
+    public static func forDynamicChunks(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let grain = max(1, grain)
+        let (threads, pool) = state.withLock { ($0.threads, $0.currentPool()) }
+        let pieces = (count + grain - 1) / grain
+        let chunks = min(threads, pieces)
+        if chunks == 1 {
+            body(0..<count)
+            return
+        }
+        if #available(macOS 15.0, *), let pool = pool as? WorkerPool {
+            let next = PieceCounter()
+            pool.run(chunks: chunks) { _ in
+                while true {
+                    let piece = next.take()
+                    if piece >= pieces { break }
+                    body((piece * grain)..<min(count, (piece + 1) * grain))
+                }
+            }
+        } else {
+            forChunks(count, minChunk: grain, body)
+        }
+    }
+
     /// The OpenBLAS kernel family in use ("Haswell", "Cooperlake", …), for benchmark reports.
     public static var blasCore: String { String(cString: openblas_get_corename()) }
 
@@ -89,6 +121,14 @@ public enum Parallel {
     }
 
     private static let state = State()
+}
+
+/// The next unclaimed piece of a ``Parallel/forDynamicChunks(_:grain:_:)`` job.
+@available(macOS 15.0, *)
+final class PieceCounter: @unchecked Sendable {
+    private let counter = Atomic<Int>(0)
+    /// Claims a piece and returns its index.
+    @inline(__always) func take() -> Int { counter.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 /// Carries a non-Sendable value into `concurrentPerform`; callers guarantee disjoint writes.

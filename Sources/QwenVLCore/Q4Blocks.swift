@@ -1,3 +1,5 @@
+import CPUIntrinsics
+
 /// 4-bit block quantization with per-block scale and minimum: blocks of 32 weights, `w ≈ s_b · q + μ_b` with
 /// `q` in 0…15; the eight blocks of a 256-weight super-block code `s_b = d · sc_b` (sc: UInt8) and
 /// `μ_b = dmin · m_b` (m: Int8) against two Float32 super-block scales — 4.75 bits per weight.
@@ -97,32 +99,33 @@ public enum Q4Blocks {
     // MARK: - integer dot product (decode)
     //
     // The float form of the dot (widen nibbles, convert, FMA: ≈ 5 vector ops per 8 weights) is compute-bound at
-    // ~15 GB/s on two cores. Decode instead quantizes x once per product to 10-bit integers per super-block
-    // (`xq = round(x · 511 / max|x|)`, stored in the order the nibbles unpack) and multiplies in 16-bit lanes:
-    // a 32-byte load yields 64 weights as four SIMD16<UInt16> nibble vectors (mask / shift), each multiplied by
-    // 16 x values with one `vpmullw`; four products per lane stay below 2¹⁵ (4 · 15 · 511), the pairs of lanes
-    // then widen to 32 bits and convert exactly. ≈ 3 vector ops per 8 weights: 7.8 → 13.7 GB/s on one core.
-    // The cost is x's rounding: a relative error of about 1/1000 of the super-block's largest |x| per value.
+    // ~15 GB/s on two cores. Decode instead quantizes x once per product to signed bytes per super-block
+    // (`xq = round(x · 127 / max|x|)`, stored in the order the nibbles unpack) and multiplies bytes: a 32-byte
+    // load holds blocks 2p and 2p+1, whose low nibbles (weights 0–15) and high nibbles (16–31) each meet 32 x
+    // bytes in one `vpmaddubsw` (unsigned nibble × signed byte, pairs summed in 16 bits: |Σ| ≤ 4·15·127 < 2¹⁵),
+    // then one `vpmaddwd` multiplies by the blocks' 8-bit scale codes and sums pairs into 32 bits (≤ 4 pairs ·
+    // 2 · 7,620 · 255 < 2²⁴ per lane, so the float conversion is exact). ≈ 1.5 vector ops per 8 weights, as
+    // llama.cpp's Q4_K·Q8_K dot. The cost is x's rounding: at most ½ of 1/127 of the super-block's largest |x|
+    // per value.
 
-    /// Largest quantized |x| (4 products of a 4-bit weight and x per 16-bit lane must stay below 2¹⁵).
-    static let xLevels: Float = 511
+    /// Largest quantized |x|.
+    static let xLevels: Float = 127
 
     /// Source index, within a super-block of x, of each position of the quantized x layout: for each pair of
-    /// blocks `p` and nibble `k` (low/high of the even byte, low/high of the odd byte), 16 lanes, lanes 0–7 from
-    /// block 2p and 8–15 from block 2p+1.
+    /// blocks `p`, 32 bytes meeting the low nibbles (weights 0–15 of block 2p, then of block 2p+1) and 32 meeting
+    /// the high nibbles (weights 16–31 of block 2p, then of block 2p+1).
     static let xOrder: [Int] = {
         var order = [Int](repeating: 0, count: superBlockSize)
-        for p in 0..<4 { for k in 0..<4 { for lane in 0..<16 {
-            let block = 2 * p + lane / 8, pairIndex = lane % 8
-            let weight = [2 * pairIndex, 2 * pairIndex + 16, 2 * pairIndex + 1, 2 * pairIndex + 17][k]
-            order[p * 64 + k * 16 + lane] = block * blockSize + weight
-        } } }
+        for i in 0..<superBlockSize {
+            let p = i / 64, nibble = (i % 64) / 32, lane = i % 32
+            order[i] = (2 * p + lane / 16) * blockSize + 16 * nibble + lane % 16
+        }
         return order
     }()
 
     /// Quantizes x (`superBlocks · 256` floats, zero-padded) for ``dot(_:quantizedX:xScales:blockSums:superBlocks:)``:
-    /// `xq` gets `superBlocks · 256` Int16 in the layout of ``xOrder``, `scales` one Float per super-block.
-    static func quantizeX(_ x: UnsafePointer<Float>, superBlocks: Int, into xq: UnsafeMutablePointer<Int16>,
+    /// `xq` gets `superBlocks · 256` Int8 in the layout of ``xOrder``, `scales` one Float per super-block.
+    static func quantizeX(_ x: UnsafePointer<Float>, superBlocks: Int, into xq: UnsafeMutablePointer<Int8>,
                           scales: UnsafeMutablePointer<Float>) {
         xOrder.withUnsafeBufferPointer { order in
             for sb in 0..<superBlocks {
@@ -135,14 +138,14 @@ public enum Q4Blocks {
                 let inverse: Float = largest > 0 ? xLevels / largest : 0
                 scales[sb] = largest > 0 ? largest / xLevels : 0
                 let out = xq + sb * superBlockSize
-                for i in 0..<superBlockSize { out[i] = Int16((xs[order[i]] * inverse).rounded(.toNearestOrEven)) }
+                for i in 0..<superBlockSize { out[i] = Int8((xs[order[i]] * inverse).rounded(.toNearestOrEven)) }
             }
         }
     }
 
     /// `Σ w · x` over one row with x quantized by ``quantizeX(_:superBlocks:into:scales:)`` (scalar reference):
     /// per block `s_b · dx · Σ q·xq + μ_b · Σ x` with the integer sums exact.
-    public static func dotReference(_ row: UnsafeRawPointer, quantizedX xq: UnsafePointer<Int16>, xScales: UnsafePointer<Float>,
+    public static func dotReference(_ row: UnsafeRawPointer, quantizedX xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
                                     blockSums: UnsafePointer<Float>, superBlocks: Int) -> Float {
         var total: Float = 0
         for sb in 0..<superBlocks {
@@ -152,6 +155,8 @@ public enum Q4Blocks {
             // Undo the layout: the quantized x value of each weight position.
             var xValue = [Int32](repeating: 0, count: superBlockSize)
             for i in 0..<superBlockSize { xValue[xOrder[i]] = Int32(xq[sb * superBlockSize + i]) }
+            var integerSum: Int32 = 0
+            var minimumSum: Float = 0
             for b in 0..<8 {
                 var sum: Int32 = 0
                 for j in 0..<blockSize {
@@ -159,9 +164,10 @@ public enum Q4Blocks {
                     let q = Int32(j < 16 ? byte & 15 : byte >> 4)
                     sum += q * xValue[b * blockSize + j]
                 }
-                let sc = Float(header.load(fromByteOffset: b, as: UInt8.self)), m = Float(header.load(fromByteOffset: 8 + b, as: Int8.self))
-                total += (d * xScales[sb]) * sc * Float(sum) + dmin * m * blockSums[sb * 8 + b]
+                integerSum += Int32(header.load(fromByteOffset: b, as: UInt8.self)) * sum
+                minimumSum += dmin * Float(header.load(fromByteOffset: 8 + b, as: Int8.self)) * blockSums[sb * 8 + b]
             }
+            total += (d * xScales[sb]) * Float(integerSum) + minimumSum
         }
         return total
     }
@@ -172,32 +178,31 @@ public enum Q4Blocks {
     static func dot(_ row: UnsafeRawPointer, quantizedX xq: UnsafeRawPointer, xScales: UnsafePointer<Float>,
                     blockSums: UnsafePointer<Float>, superBlocks: Int) -> Float {
         let sr = UnsafeRawPointer(blockSums)
-        let mask = SIMD16<UInt16>(repeating: 15)
+        let mask = SIMD16<UInt16>(repeating: 0x0F0F)
         var acc = SIMD8<Float>(), accMin = SIMD8<Float>()
         for sb in 0..<superBlocks {
             let header = row + sb * superBlockBytes
             let d = header.loadUnaligned(fromByteOffset: 16, as: Float.self)
             let dmin = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
             accMin.addProduct(Lanes.int8(header, 8) * dmin, sr.loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self))
-            let s = Lanes.uint8(header) * (d * xScales[sb])
-            let xs = xq + sb * superBlockSize * 2
-            // Blocks 2p and 2p+1: lanes 0–3 of the result hold block 2p's partial sums, lanes 4–7 block 2p+1's.
-            @inline(__always) func pair(_ p: Int) -> SIMD8<Float> {
+            let codes = header.loadUnaligned(as: SIMD8<UInt8>.self)
+            let xs = xq + sb * superBlockSize
+            // Blocks 2p and 2p+1: 16-bit lanes 0–7 hold block 2p's pair sums, lanes 8–15 block 2p+1's; the
+            // multiply by the scale codes folds them into 32-bit lanes 0–3 and 4–7.
+            @inline(__always) func pair(_ p: Int) -> SIMD8<Int32> {
+                // Nibbles masked in 16-bit lanes (byte-lane operators compile to per-lane loops).
                 let v = (header + quantOffset + p * 32).loadUnaligned(as: SIMD16<UInt16>.self)
-                let xb = xs + p * 128
-                var t = (v & mask) &* xb.loadUnaligned(as: SIMD16<UInt16>.self)
-                t &+= ((v &>> 4) & mask) &* xb.loadUnaligned(fromByteOffset: 32, as: SIMD16<UInt16>.self)
-                t &+= ((v &>> 8) & mask) &* xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<UInt16>.self)
-                t &+= (v &>> 12) &* xb.loadUnaligned(fromByteOffset: 96, as: SIMD16<UInt16>.self)
-                // Signed 16-bit lanes → sums of lane pairs in 32 bits → exact floats (|n| < 2²²).
-                let u = unsafeBitCast(t, to: SIMD8<Int32>.self)
-                let n = ((u &<< 16) &>> 16) &+ (u &>> 16)
-                return unsafeBitCast(n &+ 0x4B40_0000, to: SIMD8<Float>.self) - 12_582_912
+                let low = unsafeBitCast(v & mask, to: SIMD32<UInt8>.self)
+                let high = unsafeBitCast((v &>> 4) & mask, to: SIMD32<UInt8>.self)
+                let xb = xs + p * 64
+                let sums = multiplyAddPairs(low, xb.loadUnaligned(as: SIMD32<Int8>.self))
+                    &+ multiplyAddPairs(high, xb.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self))
+                let scale = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(codes[2 * p])),
+                                          highHalf: SIMD8(repeating: Int16(codes[2 * p + 1])))
+                return multiplyAddPairs(sums, scale)
             }
-            acc.addProduct(pair(0), SIMD8(lowHalf: SIMD4(repeating: s[0]), highHalf: SIMD4(repeating: s[1])))
-            acc.addProduct(pair(1), SIMD8(lowHalf: SIMD4(repeating: s[2]), highHalf: SIMD4(repeating: s[3])))
-            acc.addProduct(pair(2), SIMD8(lowHalf: SIMD4(repeating: s[4]), highHalf: SIMD4(repeating: s[5])))
-            acc.addProduct(pair(3), SIMD8(lowHalf: SIMD4(repeating: s[6]), highHalf: SIMD4(repeating: s[7])))
+            let n = pair(0) &+ pair(1) &+ pair(2) &+ pair(3)
+            acc.addProduct(Lanes.floats(n), SIMD8(repeating: d * xScales[sb]))
         }
         return acc.sum() + accMin.sum()
     }

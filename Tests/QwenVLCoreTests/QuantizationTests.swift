@@ -98,16 +98,23 @@ final class QuantizationTests: XCTestCase {
                         let fast = Q8Blocks.dot(row, xp, superBlocks: superBlocks)
                         XCTAssertEqual(Double(fast), exact, accuracy: 1e-5 * scale, "q8 SIMD dot")
                     } else {
-                        // q4 decode quantizes x to 10 bits per super-block: the SIMD dot equals the scalar reference of
-                        // that integer algorithm, and stays within x's rounding (≤ ½ of 1/511 of max|x| per value)
-                        // of the exact product.
-                        var xq = [Int16](repeating: 0, count: padded), xScales = [Float](repeating: 0, count: superBlocks)
+                        // q4 decode quantizes x to signed bytes per super-block: the SIMD dot equals the scalar
+                        // reference of that integer algorithm, and stays within x's rounding (≤ ½ of 1/127 of max|x|
+                        // per value) of the exact product.
+                        var xq = [Int8](repeating: 0, count: padded), xScales = [Float](repeating: 0, count: superBlocks)
                         Q4Blocks.quantizeX(xp, superBlocks: superBlocks, into: &xq, scales: &xScales)
                         let integerReference = Q4Blocks.dotReference(row, quantizedX: xq, xScales: xScales, blockSums: sums, superBlocks: superBlocks)
                         let fast = xq.withUnsafeBytes { Q4Blocks.dot(row, quantizedX: $0.baseAddress!, xScales: xScales, blockSums: sums, superBlocks: superBlocks) }
                         XCTAssertEqual(Double(fast), Double(integerReference), accuracy: 1e-5 * scale, "q4 SIMD dot vs its scalar reference")
+                        // x's rounding meets the scaled nibbles s_b·q = w − μ_b (the minimum term uses exact sums).
                         let largestX = Double(x.map { abs($0) }.max() ?? 0)
-                        let rounding = ref.reduce(0.0) { $0 + abs(Double($1)) } * largestX / 511 / 2
+                        let scaledNibbles = (0..<cols).reduce(0.0) { total, c in
+                            let header = row + (c / 256) * Q4Blocks.superBlockBytes
+                            let minimum = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
+                                * Float(header.load(fromByteOffset: 8 + (c % 256) / 32, as: Int8.self))
+                            return total + abs(Double(ref[c] - minimum))
+                        }
+                        let rounding = scaledNibbles * largestX / 127 / 2
                         XCTAssertEqual(Double(fast), exact, accuracy: rounding + 1e-5 * scale, "q4 SIMD dot vs exact")
                         XCTAssertNotEqual(fast, 0)
                     }
@@ -140,13 +147,23 @@ final class QuantizationTests: XCTestCase {
                 let bias = (0..<rows).map { _ in rng.next() }
                 let y = m.apply(x, count: n, bias: bias)
                 for t in 0..<n { for r in 0..<rows {
-                    var s = 0.0, magnitude = 0.0
+                    var s = 0.0, magnitude = 0.0, nibbleMagnitude = 0.0, largestX = 0.0
+                    let row = m.base + r * m.rowStride
                     for c in 0..<cols {
                         s += Double(dense[r * cols + c]) * Double(x[t * cols + c])
                         magnitude += abs(Double(dense[r * cols + c]) * Double(x[t * cols + c]))
+                        if encoding == .q4 {
+                            let header = row + (c / 256) * Q4Blocks.superBlockBytes
+                            let minimum = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
+                                * Float(header.load(fromByteOffset: 8 + (c % 256) / 32, as: Int8.self))
+                            nibbleMagnitude += abs(Double(dense[r * cols + c] - minimum))
+                        }
+                        largestX = max(largestX, abs(Double(x[t * cols + c])))
                     }
-                    // q4 matrix-vector products quantize x to 10 bits per super-block (see Q4Blocks.quantizeX).
-                    let tolerance = encoding == .q4 && n <= 2 ? 2e-3 * magnitude + 1e-6 : 1e-5 * magnitude + 1e-6
+                    // q4 matrix-vector products quantize x to signed bytes per super-block (see Q4Blocks.quantizeX):
+                    // each value moves by at most ½ of 1/127 of the largest |x|, against the scaled nibbles w − μ_b.
+                    let rounding = encoding == .q4 && n <= 2 ? nibbleMagnitude * largestX / 127 / 2 : 0
+                    let tolerance = rounding + 1e-5 * magnitude + 1e-6
                     XCTAssertEqual(Double(y[t * rows + r]), s + Double(bias[r]), accuracy: tolerance, "\(encoding) \(rows)×\(cols) n=\(n) t=\(t) r=\(r)")
                 } }
             }
