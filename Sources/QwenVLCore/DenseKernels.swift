@@ -52,7 +52,12 @@ enum BF16Pairs {
         let xr = UnsafeRawPointer(paired)
         let w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride
         var i = 0
+        let ahead = GEMVTuning.prefetchDistance4
         while i + 16 <= n {
+            if ahead > 0 && i % 32 == 0 {
+                prefetch(w + i * 2 + ahead); prefetch(w1 + i * 2 + ahead)
+                prefetch(w2 + i * 2 + ahead); prefetch(w3 + i * 2 + ahead)
+            }
             let xe = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             let xo = xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
             let p0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)

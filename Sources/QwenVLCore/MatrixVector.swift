@@ -1,10 +1,12 @@
-import Foundation
-/// Matrix-vector products (decode): `y[rows] = W · x[cols]`, rows split across threads.
+/// Matrix-vector products (decode): `y[rows] = W · x[cols]`, rows taken by the threads in pieces of 64.
 ///
 /// Decode is bound by the bytes of W streamed from memory, so every kernel reads W exactly once. Dense rows up to
 /// 4096 values (x stays in L1) run one at a time as a single sequential stream per thread; longer rows run four at
 /// a time so each x load (from L2) serves four rows. Measured on [8960×1536] / [151936×1536] bf16: 20–22 GB/s
 /// one row at a time against 12–13 GB/s four at a time; on [1536×8960] it is the other way round (16 vs 11.5).
+/// Rows are handed out dynamically (``Parallel/forDynamicChunks(_:grain:_:)``): with a static half each, the
+/// thread that got less memory bandwidth held the other up at the end of every product. Each kernel prefetches
+/// its rows ahead of the hardware prefetcher (``GEMVTuning``).
 extension WeightMatrix {
     /// y[rows] = W · x[cols].
     func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
@@ -124,8 +126,23 @@ extension WeightMatrix {
     }
 }
 
+/// Fixed parameters of the matrix-vector kernels.
+///
+/// Software prefetch distances were chosen by interleaved end-to-end decode runs on the 2B checkpoint (2 Zen-3
+/// cores, ~15–19 GB/s of memory reads): bf16 3.3–4.3 → 3.7–4.8 tok/s with 768–1024 bytes ahead, q4 12.1–13.7 →
+/// 14.3–15.2 with 8 super-blocks ahead, q8 6.4–7.8 → 7.1–8.2 with 4 (the hardware prefetcher alone leaves the
+/// stream short of requests in flight).
 enum GEMVTuning {
-    static let grain: Int = Int(ProcessInfo.processInfo.environment["QWENVL_GRAIN"] ?? "") ?? 64
-    static let prefetchDistance: Int = Int(ProcessInfo.processInfo.environment["QWENVL_PREFETCH"] ?? "") ?? 0
-    static let singleRowLimit: Int = Int(ProcessInfo.processInfo.environment["QWENVL_SINGLE_ROW_LIMIT"] ?? "") ?? 4096
+    /// Rows per piece that the threads take in turn (a multiple of 4 for the four-row kernels).
+    static let grain = 64
+    /// Dense rows up to this many values run one at a time; longer rows four at a time.
+    static let singleRowLimit = 4096
+    /// Bytes ahead of the current position that the bf16 kernels prefetch (per row).
+    static let prefetchDistance = 1024
+    /// The same for the four-row bf16 kernel.
+    static let prefetchDistance4 = 1024
+    /// The same for q8 rows: four 272-byte super-blocks.
+    static let prefetchDistanceQ8 = 4 * Q8Blocks.superBlockBytes
+    /// The same for q4 rows: eight 152-byte super-blocks.
+    static let prefetchDistanceQ4 = 8 * Q4Blocks.superBlockBytes
 }

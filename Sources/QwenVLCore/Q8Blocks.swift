@@ -1,3 +1,5 @@
+import CPUIntrinsics
+
 /// 8-bit block quantization: blocks of 32 weights, each `w ≈ d · q` with `q` in −127…127 and one f16 scale `d`
 /// (llama.cpp's Q8_0 precision, 8.5 bits per weight).
 ///
@@ -108,8 +110,10 @@ public enum Q8Blocks {
     static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, superBlocks: Int) -> Float {
         let xr = UnsafeRawPointer(x)
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let ahead = GEMVTuning.prefetchDistanceQ8
         for sb in 0..<superBlocks {
             let header = row + sb * superBlockBytes
+            if ahead > 0 { prefetchSuperBlock(header + ahead) }
             let scales = Lanes.half(header)
             let xs = xr + sb * superBlockSize * 4
             var b = 0
@@ -140,8 +144,13 @@ public enum Q8Blocks {
         let xr = UnsafeRawPointer(x)
         let r1 = row + stride, r2 = row + 2 * stride, r3 = row + 3 * stride
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        let ahead = GEMVTuning.prefetchDistanceQ8
         for sb in 0..<superBlocks {
             let offset = sb * superBlockBytes
+            if ahead > 0 {
+                prefetchSuperBlock(row + offset + ahead); prefetchSuperBlock(r1 + offset + ahead)
+                prefetchSuperBlock(r2 + offset + ahead); prefetchSuperBlock(r3 + offset + ahead)
+            }
             let s0 = Lanes.half(row + offset), s1 = Lanes.half(r1 + offset)
             let s2 = Lanes.half(r2 + offset), s3 = Lanes.half(r3 + offset)
             let xs = xr + sb * superBlockSize * 4
@@ -165,5 +174,11 @@ public enum Q8Blocks {
             }
         }
         return SIMD4(a0.sum(), a1.sum(), a2.sum(), a3.sum())
+    }
+
+    /// Asks for the five cache lines a super-block at `p` may touch.
+    @inline(__always)
+    static func prefetchSuperBlock(_ p: UnsafeRawPointer) {
+        prefetch(p); prefetch(p + 64); prefetch(p + 128); prefetch(p + 192); prefetch(p + 256)
     }
 }

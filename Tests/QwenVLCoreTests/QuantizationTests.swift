@@ -124,8 +124,8 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testMatrixPathsAgreeForQuantizedWeights() {
-        // 300 columns: one row at a time; 4,400 (padded past 4,096): q8 runs four rows at a time, 134 rows = two
-        // threads' ranges of 67, each ending in a tail of three single rows.
+        // 300 columns: one row at a time; 4,400 (padded past 4,096): q8 runs four rows at a time, 134 rows = pieces
+        // of 64, 64 and 6 rows (``GEMVTuning/grain``), the last ending in a tail of two single rows.
         for (rows, cols) in [(70, 300), (134, 4400)] {
             checkMatrixPaths(rows: rows, cols: cols)
         }

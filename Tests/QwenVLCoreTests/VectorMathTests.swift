@@ -91,4 +91,25 @@ final class VectorMathTests: XCTestCase {
         Parallel.setThreadCount(0)
         XCTAssertEqual(Parallel.threadCount, 1, "clamped to at least one thread")
     }
+
+    func testDynamicChunksCoverEveryIndexOnceInGrainPieces() {
+        let original = Parallel.threadCount
+        defer { Parallel.setThreadCount(original) }
+        for threads in [1, 2, 3] {
+            Parallel.setThreadCount(threads)
+            for (count, grain) in [(0, 4), (1, 4), (7, 4), (64, 64), (1000, 64), (1001, 16)] {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+                hits.initialize(repeating: 0, count: max(count, 1))
+                defer { hits.deallocate() }
+                Parallel.forDynamicChunks(count, grain: grain) { range in
+                    // Pieces start on a grain boundary and hold a whole grain, but for the last one.
+                    XCTAssertEqual(range.lowerBound % grain, 0)
+                    XCTAssertTrue(range.count == grain || range.upperBound == count, "piece \(range)")
+                    for i in range { hits[i] += 1 }
+                    Parallel.forDynamicChunks(8, grain: 2) { inner in XCTAssertLessThanOrEqual(inner.count, 8) }
+                }
+                XCTAssertTrue((0..<count).allSatisfy { hits[$0] == 1 }, "threads \(threads) count \(count)")
+            }
+        }
+    }
 }
