@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Layouts: queries `q: [n, heads, headDim]`, keys/values `[kvLength, kvHeads, headDim]` (row strides given),
 /// output `out: [n, heads, headDim]`. Query head `h` reads kv head `h / (heads / kvHeads)`.
-/// Many queries: heads are split across threads; each head runs in query chunks as two single-threaded sgemm calls
+/// Many queries: the threads take heads in turn; each head runs in query chunks as two single-threaded sgemm calls
 /// around a SIMD softmax, so scratch stays O(chunk × kvLength) per thread and causal chunks only score the keys
 /// their last row can see. Few queries (decode): SIMD dot products per (query, head).
 public enum Attention {
@@ -63,7 +63,7 @@ public enum Attention {
             return
         }
         let chunk = min(chunkRows, n)
-        Parallel.forChunks(heads, minChunk: 1) { headRange in
+        Parallel.forDynamicChunks(heads, grain: 1) { headRange in
             let s = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kvLength)
             defer { s.deallocate() }
             for h in headRange {
