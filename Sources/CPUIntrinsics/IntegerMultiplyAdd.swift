@@ -2,7 +2,7 @@
 //
 // This module is compiled with `-parse-stdlib` so that it can name LLVM's x86 intrinsics as `Builtin.int_*`
 // (the way the standard library reaches LLVM): each wrapper is `@inlinable` and `@inline(__always)`, so a
-// kernel in another module gets the bare instruction (`vpmaddubsw`, `vpmaddwd`, `vpsignb`) inside its loop.
+// kernel in another module gets the bare instruction (`vpmaddubsw`, `vpmaddwd`, `prefetcht0`) inside its loop.
 // `Package.swift` defines `QWENVL_AVX2` when the build targets an AVX2 CPU (the default `-target-cpu haswell`);
 // otherwise, and on other architectures, the same functions are written with ordinary Swift operations, with
 // identical results (including `vpmaddubsw`'s signed saturation).
@@ -42,24 +42,6 @@ public func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<In
     var result = SIMD8<Int32>()
     for i in 0..<8 {
         result[i] = Int32(a[2 * i]) &* Int32(b[2 * i]) &+ Int32(a[2 * i + 1]) &* Int32(b[2 * i + 1])
-    }
-    return result
-    #endif
-}
-
-/// `vpsignb`: each byte of `a` negated where the matching byte of `b` is negative, zeroed where it is zero.
-///
-/// [32] s8 × [32] s8 → [32] s8 (−128 stays −128, as the instruction does).
-@inlinable @inline(__always)
-public func copySign(_ a: SIMD32<Int8>, of b: SIMD32<Int8>) -> SIMD32<Int8> {
-    #if arch(x86_64) && QWENVL_AVX2
-    var result = SIMD32<Int8>()
-    result._storage._value = Builtin.int_x86_avx2_psign_b(a._storage._value, b._storage._value)
-    return result
-    #else
-    var result = SIMD32<Int8>()
-    for i in 0..<32 {
-        result[i] = b[i] < 0 ? 0 &- a[i] : (b[i] == 0 ? 0 : a[i])
     }
     return result
     #endif

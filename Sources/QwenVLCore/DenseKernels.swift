@@ -52,9 +52,9 @@ enum BF16Pairs {
         let xr = UnsafeRawPointer(paired)
         let w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride
         var i = 0
-        let ahead = GEMVTuning.prefetchDistance4
+        let ahead = GEMVTuning.prefetchDistanceBF16
         while i + 16 <= n {
-            if ahead > 0 && i % 32 == 0 {
+            if i % 32 == 0 {
                 prefetch(w + i * 2 + ahead); prefetch(w1 + i * 2 + ahead)
                 prefetch(w2 + i * 2 + ahead); prefetch(w3 + i * 2 + ahead)
             }
@@ -96,9 +96,9 @@ extension BF16Pairs {
         var e2 = SIMD8<Float>(), e3 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
         let xr = UnsafeRawPointer(paired)
         var i = 0
-        let ahead = GEMVTuning.prefetchDistance
+        let ahead = GEMVTuning.prefetchDistanceBF16
         while i + 64 <= n {
-            if ahead > 0 { prefetch(w + i * 2 + ahead); prefetch(w + i * 2 + ahead + 64) }
+            prefetch(w + i * 2 + ahead); prefetch(w + i * 2 + ahead + 64)
             let p0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
             let p1 = w.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD8<UInt32>.self)
             let p2 = w.loadUnaligned(fromByteOffset: i * 2 + 64, as: SIMD8<UInt32>.self)

@@ -101,7 +101,7 @@ extension WeightMatrix {
             }
             let xqp = UnsafeRawPointer(xq), xScalesP = UnsafePointer(xScales), sumsP = UnsafePointer(sums)
             // q8 as bf16: short rows one at a time, long rows (x beyond L1) four at a time sharing each x load. q4
-            // stays one row at a time (its int16 x fits L1): a four-row float form measured 9.4 against 14.5
+            // stays one row at a time (its byte x fits L1): a four-row float form measured 9.4 against 14.5
             // tokens/s and a two-row integer form 15 against 19 GB/s on [1536×8960].
             let fourRows = encoding == .q8 && padded > 4096
             Parallel.forDynamicChunks(rows, grain: GEMVTuning.grain) { range in
@@ -137,10 +137,8 @@ enum GEMVTuning {
     static let grain = 64
     /// Dense rows up to this many values run one at a time; longer rows four at a time.
     static let singleRowLimit = 4096
-    /// Bytes ahead of the current position that the bf16 kernels prefetch (per row).
-    static let prefetchDistance = 1024
-    /// The same for the four-row bf16 kernel.
-    static let prefetchDistance4 = 1024
+    /// Bytes ahead of the current position that the bf16 kernels (one row and four rows) prefetch, per row.
+    static let prefetchDistanceBF16 = 1024
     /// The same for q8 rows: four 272-byte super-blocks.
     static let prefetchDistanceQ8 = 4 * Q8Blocks.superBlockBytes
     /// The same for q4 rows: eight 152-byte super-blocks.

@@ -183,7 +183,7 @@ public enum Q4Blocks {
         var acc = SIMD8<Float>(), accMin = SIMD8<Float>()
         for sb in 0..<superBlocks {
             let header = row + sb * superBlockBytes
-            if ahead > 0 { prefetch(header + ahead); prefetch(header + ahead + 64); prefetch(header + ahead + 128) }
+            prefetch(header + ahead); prefetch(header + ahead + 64); prefetch(header + ahead + 128)
             let d = header.loadUnaligned(fromByteOffset: 16, as: Float.self)
             let dmin = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
             accMin.addProduct(Lanes.int8(header, 8) * dmin, sr.loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self))

@@ -113,7 +113,7 @@ public enum Q8Blocks {
         let ahead = GEMVTuning.prefetchDistanceQ8
         for sb in 0..<superBlocks {
             let header = row + sb * superBlockBytes
-            if ahead > 0 { prefetchSuperBlock(header + ahead) }
+            prefetchSuperBlock(header + ahead)
             let scales = Lanes.half(header)
             let xs = xr + sb * superBlockSize * 4
             var b = 0
@@ -147,10 +147,8 @@ public enum Q8Blocks {
         let ahead = GEMVTuning.prefetchDistanceQ8
         for sb in 0..<superBlocks {
             let offset = sb * superBlockBytes
-            if ahead > 0 {
-                prefetchSuperBlock(row + offset + ahead); prefetchSuperBlock(r1 + offset + ahead)
-                prefetchSuperBlock(r2 + offset + ahead); prefetchSuperBlock(r3 + offset + ahead)
-            }
+            prefetchSuperBlock(row + offset + ahead); prefetchSuperBlock(r1 + offset + ahead)
+            prefetchSuperBlock(r2 + offset + ahead); prefetchSuperBlock(r3 + offset + ahead)
             let s0 = Lanes.half(row + offset), s1 = Lanes.half(r1 + offset)
             let s2 = Lanes.half(r2 + offset), s3 = Lanes.half(r3 + offset)
             let xs = xr + sb * superBlockSize * 4

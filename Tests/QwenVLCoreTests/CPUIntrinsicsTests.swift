@@ -44,17 +44,4 @@ final class CPUIntrinsicsTests: XCTestCase {
             }
         }
     }
-
-    func testCopySign() {
-        for round in 0..<100 {
-            let a = bytes(32, seed: UInt64(round) + 3), b = bytes(32, seed: UInt64(round) + 33)
-            var va = SIMD32<Int8>(), vb = SIMD32<Int8>()
-            for i in 0..<32 { va[i] = Int8(bitPattern: a[i]); vb[i] = Int8(bitPattern: b[i]) }
-            let result = copySign(va, of: vb)
-            for i in 0..<32 {
-                let expected: Int8 = vb[i] < 0 ? 0 &- va[i] : (vb[i] == 0 ? 0 : va[i])
-                XCTAssertEqual(result[i], expected, "round \(round) lane \(i)")
-            }
-        }
-    }
 }
