@@ -51,6 +51,7 @@ public final class QwenVLModel: Sendable {
 
     private init(directory: URL, options: LoadOptions, progress: ((Int, Int) -> Void)?) throws {
         let start = Date()
+        HeapTuning.keepLargeBlocks()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw QwenVLError("model folder not found: \(directory.path)")
