@@ -163,16 +163,28 @@ public struct WeightMatrix: @unchecked Sendable {
 }
 
 /// Owned, 64-byte-aligned raw bytes (converted weights).
+///
+/// Buffers of 1 MiB and more come from ``HugePageArena`` (transparent huge pages, zero-filled); smaller ones, and
+/// all of them when the arena's mapping fails or `QWENVL_HUGE_PAGES=0`, from the ordinary allocator.
 final class ByteBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
+    private let chunk: HugePageArena.Chunk?
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        if byteCount >= 1 << 20, ByteBuffer.useHugePages, let carved = HugePageArena.shared.allocate(byteCount: byteCount) {
+            chunk = carved.chunk
+            pointer = carved.pointer
+        } else {
+            chunk = nil
+            pointer = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+        }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { if chunk == nil { pointer.deallocate() } }
+
+    private static let useHugePages = ProcessInfo.processInfo.environment["QWENVL_HUGE_PAGES"] != "0"
 }
 
 /// Drops pages of a read-only file mapping from this process (they are read back from the file if touched again).
