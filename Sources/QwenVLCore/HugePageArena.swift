@@ -38,6 +38,10 @@ final class HugePageArena: Sendable {
         deinit { munmap(UnsafeMutableRawPointer(bitPattern: base), size) }
     }
 
+    /// False when `QWENVL_HUGE_PAGES=0`: converted weights then use the ordinary allocator and checkpoint
+    /// mappings are not advised.
+    static let enabled = ProcessInfo.processInfo.environment["QWENVL_HUGE_PAGES"] != "0"
+
     static let hugePageBytes = 2 << 20
     /// Bytes per shared chunk; larger requests get a chunk of their own.
     static let chunkBytes = 128 << 20

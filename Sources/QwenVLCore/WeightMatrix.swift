@@ -173,7 +173,7 @@ final class ByteBuffer: @unchecked Sendable {
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        if byteCount >= 1 << 20, ByteBuffer.useHugePages, let carved = HugePageArena.shared.allocate(byteCount: byteCount) {
+        if byteCount >= 1 << 20, HugePageArena.enabled, let carved = HugePageArena.shared.allocate(byteCount: byteCount) {
             chunk = carved.chunk
             pointer = carved.pointer
         } else {
@@ -183,8 +183,6 @@ final class ByteBuffer: @unchecked Sendable {
     }
 
     deinit { if chunk == nil { pointer.deallocate() } }
-
-    private static let useHugePages = ProcessInfo.processInfo.environment["QWENVL_HUGE_PAGES"] != "0"
 }
 
 /// Drops pages of a read-only file mapping from this process (they are read back from the file if touched again).
