@@ -83,6 +83,10 @@ public struct LanguageModel: Sendable {
         out.withUnsafeMutableBufferPointer { p in
             for (i, token) in tokens.enumerated() { embedTokens.row(Int(token), into: p.baseAddress! + i * h) }
         }
+        // Unless the embedding is also the head in use, its looked-up rows are not weights in use: unmap them.
+        if !embedTokens.sharesStorage(with: lmHead) {
+            for token in Set(tokens) { embedTokens.releaseMappedRow(Int(token)) }
+        }
         return out
     }
 
@@ -115,6 +119,8 @@ public struct LanguageModel: Sendable {
             if start == n { last = Array(x[((count - 1) * h)...]) }
             progress?(start)
         }
+        // A prefill's activations are free now; hand them back (decode steps reuse small blocks and skip this).
+        if n >= 64 { HeapTuning.releaseFreeMemory() }
         last.withUnsafeMutableBufferPointer { p in
             norm.withUnsafeBufferPointer { Normalization.rmsNorm(p.baseAddress!, rows: 1, dim: h, weight: $0.baseAddress!, eps: config.rmsNormEps) }
         }

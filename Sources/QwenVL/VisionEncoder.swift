@@ -46,6 +46,14 @@ public struct VisionEncoder: Sendable {
     }
 
     /// Bytes of vision weights.
+    /// Unmaps the tower's memory-mapped weights from this process (see ``WeightMatrix/releaseMappedPages()``).
+    func releaseMappedWeights() {
+        patchEmbed.releaseMappedPages()
+        for block in blocks { for m in [block.qkv, block.proj, block.fc1, block.fc2] { m.releaseMappedPages() } }
+        merger.fc1.releaseMappedPages()
+        merger.fc2.releaseMappedPages()
+    }
+
     public var weightBytes: Int {
         blocks.reduce(patchEmbed.byteCount + merger.fc1.byteCount + merger.fc2.byteCount) {
             $0 + $1.qkv.byteCount + $1.proj.byteCount + $1.fc1.byteCount + $1.fc2.byteCount
@@ -95,6 +103,12 @@ public struct VisionEncoder: Sendable {
             for i in 0..<(n * e) { x[i] += out[i] }
             progress?(index + 1, blocks.count)
         }
-        return merger(x, count: n)                                           // [N/4, H]
+        let merged = merger(x, count: n)                                     // [N/4, H]
+        // The blocks' activations are free now; hand them back before the language model's prefill allocates,
+        // and unmap the tower's weights so the prefill's peak does not stack on them (they stay in the page cache:
+        // the next encode refaults them without disk reads).
+        HeapTuning.releaseFreeMemory()
+        releaseMappedWeights()
+        return merged
     }
 }

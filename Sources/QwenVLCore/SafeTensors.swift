@@ -49,10 +49,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw CheckpointError("\(name): mmap failed (\(String(cString: strerror(errno))))")
         }
-        // Page-cache folios of 2 MiB are mapped with single 2 MiB entries only in mappings advised for huge pages,
-        // and pages this mapping faults in are then read as 2 MiB folios (fewer TLB misses while decode streams
-        // the weights; see HugePageArena).
-        if HugePageArena.enabled { _ = madvise(map, size, Int32(MADV_HUGEPAGE)) }
         let raw = UnsafeRawPointer(map)
         var ok = false
         defer { if !ok { munmap(map, size) } }
