@@ -45,7 +45,6 @@ public struct VisionEncoder: Sendable {
         rotary = VisionRotaryEmbedding(headDim: e / config.headCount)
     }
 
-    /// Bytes of vision weights.
     /// Unmaps the tower's memory-mapped weights from this process (see ``WeightMatrix/releaseMappedPages()``).
     func releaseMappedWeights() {
         patchEmbed.releaseMappedPages()
@@ -54,6 +53,7 @@ public struct VisionEncoder: Sendable {
         merger.fc2.releaseMappedPages()
     }
 
+    /// Bytes of vision weights.
     public var weightBytes: Int {
         blocks.reduce(patchEmbed.byteCount + merger.fc1.byteCount + merger.fc2.byteCount) {
             $0 + $1.qkv.byteCount + $1.proj.byteCount + $1.fc1.byteCount + $1.fc2.byteCount

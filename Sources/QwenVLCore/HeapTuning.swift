@@ -11,8 +11,8 @@ import CMalloc
 /// prefill, 3.9 % of its time in `perf` (exc_page_fault, clear_page_erms). With the mmap threshold at its maximum
 /// (32 MiB: the largest activation, the vision MLP's [1564, 5120], is just below) and trimming only above 512 MiB,
 /// freed blocks are reused: 154 k faults, the rest being the weight mapping. What a phase (a vision encode, a
-/// prefill) leaves free is handed back at its end with ``releaseFreeMemory()``, so the next phase does not stack
-/// on top of it (without that, a q8 image run with a 512-token prompt peaked at 3,510 MiB instead of 3,158).
+/// prefill) leaves free is handed back at its end with ``releaseFreeMemory()``, so up to 512 MiB of free heap is
+/// not carried into the next phase.
 public enum HeapTuning {
     /// Applies the thresholds once per process (later calls do nothing; no-op where glibc is absent or with
     /// `QWENVL_HEAP_TUNING=0`).

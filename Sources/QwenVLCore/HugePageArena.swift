@@ -5,8 +5,8 @@ import Synchronization
 /// transparent huge pages.
 ///
 /// Decode streams every weight once per token. On 4 KiB pages that is one TLB miss per 4 KiB read; on 2 MiB pages
-/// the whole 2B model's q8 weights fit in ~850 TLB entries' worth of pages, and the reads go faster: q8 decode on
-/// the 2-core Zen 3 rose from 6.4–8.8 to 8.2–9.7 tok/s in interleaved runs. Matrices are packed back to back
+/// the 2B model's 1.6 GB of q8 weights span ~800 pages. q8 decode on the 2-core Zen 3 went from 7.91 to 8.50 tok/s
+/// (mean of 6 interleaved pairs; a small gain on a machine whose bandwidth varies ±15 %). Matrices are packed back to back
 /// (64-byte aligned) instead of each getting whole huge pages, so the rounding wastes at most one partly used
 /// chunk's tail, which stays virtual until written.
 ///

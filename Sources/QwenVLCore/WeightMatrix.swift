@@ -102,7 +102,6 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Bytes of weights read by one full pass (for bandwidth reports).
     public var byteCount: Int { rows * rowStride }
 
-    /// Copies row `r` as float32 into `out` (`cols` values): the embedding lookup.
     /// Whether both matrices read the same values (a tied head that was not converted).
     public func sharesStorage(with other: WeightMatrix) -> Bool { base == other.base && encoding == other.encoding }
 
@@ -130,6 +129,7 @@ public struct WeightMatrix: @unchecked Sendable {
         MappedPages.release(base, byteCount: rows * rowStride)
     }
 
+    /// Copies row `r` as float32 into `out` (`cols` values): the embedding lookup.
     public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         let row = base + r * rowStride
         switch encoding {
