@@ -49,6 +49,35 @@ public enum Activations {
         }
     }
 
+    /// Exponentials of one row minus its maximum, in place; returns their sum (the softmax before normalizing).
+    public static func softmaxUnnormalized(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        let p = UnsafeMutableRawPointer(x)
+        var maxima = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= count {
+            maxima = Block32.max(maxima, p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            i += 8
+        }
+        var maximum = Lanes.max(maxima)
+        while i < count { maximum = max(maximum, x[i]); i += 1 }
+        var sums = SIMD8<Float>()
+        i = 0
+        while i + 8 <= count {
+            let e = VectorMath.expNonPositive(p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - maximum)
+            p.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            sums += e
+            i += 8
+        }
+        var sum = sums.sum()
+        while i < count {
+            let e = VectorMath.expNonPositive(SIMD8(repeating: x[i] - maximum))[0]
+            x[i] = e
+            sum += e
+            i += 1
+        }
+        return sum
+    }
+
     /// Numerically stable softmax of one row in place.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
@@ -64,14 +93,14 @@ public enum Activations {
         var sums = SIMD8<Float>()
         i = 0
         while i + 8 <= count {
-            let e = VectorMath.exp(p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - maximum)
+            let e = VectorMath.expNonPositive(p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - maximum)
             p.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
             sums += e
             i += 8
         }
         var sum = sums.sum()
         while i < count {
-            let e = VectorMath.exp(x[i] - maximum)
+            let e = VectorMath.expNonPositive(SIMD8(repeating: x[i] - maximum))[0]
             x[i] = e
             sum += e
             i += 1

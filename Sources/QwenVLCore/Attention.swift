@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Layouts: queries `q: [n, heads, headDim]`, keys/values `[kvLength, kvHeads, headDim]` (row strides given),
 /// output `out: [n, heads, headDim]`. Query head `h` reads kv head `h / (heads / kvHeads)`.
-/// Many queries: the threads take heads in turn; each head runs in query chunks as two single-threaded sgemm calls
+/// Many queries: the threads take (query chunk, head) pieces in turn; each piece is two single-threaded sgemm calls
 /// around a SIMD softmax, so scratch stays O(chunk × kvLength) per thread and causal chunks only score the keys
 /// their last row can see. Few queries (decode): SIMD dot products per (query, head).
 public enum Attention {
@@ -63,34 +63,52 @@ public enum Attention {
             return
         }
         let chunk = min(chunkRows, n)
-        Parallel.forDynamicChunks(heads, grain: 1) { headRange in
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kvLength)
+        let chunkCount = (n + chunk - 1) / chunk
+        // Pieces are (query chunk, head) pairs that the threads take in turn, the chunks that see the most keys
+        // first (causal), so a thread slowed down leaves at most one small piece to wait for at the end.
+        Parallel.forDynamicChunks(chunkCount * heads, grain: 1) { pieces in
+            let s = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kvLength)   // [rows, visible]
             defer { s.deallocate() }
-            for h in headRange {
-                let kvh = h / group
-                var r0 = 0
-                while r0 < n {
-                    let rows = min(chunk, n - r0)
-                    // Keys visible to the last row of this chunk.
-                    let visible = causalStart.map { $0 + r0 + rows } ?? kvLength
-                    // s[rows, visible] = q_chunk · k[0..<visible]ᵀ · scale
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(visible), Int32(headDim),
-                                scale, q + r0 * qStride + h * headDim, Int32(qStride),
-                                keys + kvh * headDim, Int32(kvStride), 0, s, Int32(visible))
-                    for r in 0..<rows {
-                        let row = s + r * visible
-                        let allowed = causalStart.map { $0 + r0 + r + 1 } ?? visible
-                        if allowed < visible { (row + allowed).initialize(repeating: 0, count: visible - allowed) }
-                        Activations.softmax(row, count: allowed)
-                    }
-                    // out_chunk[rows, headDim] = s · v[0..<visible]
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(headDim), Int32(visible),
-                                1, s, Int32(visible), values + kvh * headDim, Int32(kvStride),
-                                0, out + r0 * outStride + h * headDim, Int32(outStride))
-                    r0 += rows
+            let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: chunk)     // [rows]
+            defer { inverseSums.deallocate() }
+            for piece in pieces {
+                let h = piece % heads, kvh = h / group
+                let r0 = (chunkCount - 1 - piece / heads) * chunk
+                let rows = min(chunk, n - r0)
+                // Keys visible to the last row of this chunk.
+                let visible = causalStart.map { $0 + r0 + rows } ?? kvLength
+                // s[rows, visible] = q_chunk · k[0..<visible]ᵀ · scale
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(visible), Int32(headDim),
+                            scale, q + r0 * qStride + h * headDim, Int32(qStride),
+                            keys + kvh * headDim, Int32(kvStride), 0, s, Int32(visible))
+                // Unnormalized softmax per row; the 1/Σ is applied to the headDim outputs instead of the
+                // visible scores.
+                for r in 0..<rows {
+                    let row = s + r * visible
+                    let allowed = causalStart.map { $0 + r0 + r + 1 } ?? visible
+                    if allowed < visible { (row + allowed).initialize(repeating: 0, count: visible - allowed) }
+                    inverseSums[r] = 1 / Activations.softmaxUnnormalized(row, count: allowed)
                 }
+                // out_chunk[rows, headDim] = s · v[0..<visible], then each row times its 1/Σ.
+                let o = out + r0 * outStride + h * headDim
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(headDim), Int32(visible),
+                            1, s, Int32(visible), values + kvh * headDim, Int32(kvStride), 0, o, Int32(outStride))
+                for r in 0..<rows { scaleRow(o + r * outStride, by: inverseSums[r], headDim) }
             }
         }
+    }
+
+    /// `o[i] *= factor` over `n` floats.
+    @inline(__always)
+    static func scaleRow(_ o: UnsafeMutablePointer<Float>, by factor: Float, _ n: Int) {
+        let po = UnsafeMutableRawPointer(o)
+        let f = SIMD8<Float>(repeating: factor)
+        var i = 0
+        while i + 8 <= n {
+            po.storeBytes(of: po.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * f, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { o[i] *= factor; i += 1 }
     }
 
     /// `Σ a[i]·b[i]` over `n` floats.

@@ -31,6 +31,33 @@ public enum VectorMath {
         return result
     }
 
+    /// `e^x` for eight floats known to be ≤ 0 (softmax after subtracting the maximum): the same values as
+    /// ``exp(_:)-(SIMD8<Float>)`` on that range at about half the instructions.
+    ///
+    /// Below −87.33 (and −∞) the result is 0; NaN stays NaN; positive inputs are outside the contract.
+    @inline(__always)
+    public static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let lower: Float = -87.336_54
+        let clamped = Block32.max(x, SIMD8(repeating: lower))   // NaN lanes stay NaN
+        // n = round(x / ln 2) by the 1.5·2²³ trick, which also leaves n in the low bits of t.
+        let t = clamped * 1.442_695_04 + 12_582_912
+        let n = t - 12_582_912
+        var r = clamped - n * 0.693_359_375
+        r = r - n * -2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * (r * r) + r + 1
+        // n ≥ −126 on the clamped range, so 2ⁿ is one normal float.
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        var result = p * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
+        result.replace(with: 0, where: x .< lower)
+        return result
+    }
+
     /// `e^x` for one float through the SIMD path (tails of vector loops, so every element rounds alike).
     @inline(__always)
     public static func exp(_ x: Float) -> Float { exp(SIMD8<Float>(repeating: x))[0] }

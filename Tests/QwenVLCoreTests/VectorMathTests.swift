@@ -30,6 +30,28 @@ final class VectorMathTests: XCTestCase {
         XCTAssertEqual(Double(special[7]), low, accuracy: low * 3e-7)
     }
 
+    func testExpNonPositiveMatchesExpBitwise() {
+        var x: Float = -88.5
+        var checked = 0
+        while x <= 0 {
+            let lanes = SIMD8<Float>((0..<8).map { Swift.min(0, x + Float($0) * 0.000_917) })
+            let fast = VectorMath.expNonPositive(lanes), full = VectorMath.exp(lanes)
+            for i in 0..<8 { XCTAssertEqual(fast[i].bitPattern, full[i].bitPattern, "x = \(lanes[i])") }
+            checked += 8
+            x += 0.003_1
+        }
+        XCTAssertGreaterThan(checked, 200_000)
+        let special = VectorMath.expNonPositive(SIMD8<Float>(0, -0.0, -.infinity, .nan, -100, -87.33, -1e-30, -0.5))
+        XCTAssertEqual(special[0], 1)
+        XCTAssertEqual(special[1], 1)
+        XCTAssertEqual(special[2], 0)
+        XCTAssertTrue(special[3].isNaN)
+        XCTAssertEqual(special[4], 0)
+        XCTAssertEqual(special[5], VectorMath.exp(SIMD8<Float>(repeating: -87.33))[0])
+        XCTAssertEqual(special[6], 1)
+        XCTAssertEqual(Double(special[7]), Foundation.exp(-0.5), accuracy: 1e-7)
+    }
+
     func testActivationsMatchFloat64() {
         let values: [Float] = (0..<203).map { Float($0 - 101) * 0.173 }
         var silu = values
