@@ -160,7 +160,7 @@ public struct LanguageModel: Sendable {
             }
         }
         let o = L.o.apply(attention, count: n)                        // [n, H]
-        for i in 0..<(n * h) { x[i] += o[i] }
+        VectorMath.accumulate(&x, adding: o, count: n * h)
         y = x
         y.withUnsafeMutableBufferPointer { p in
             Normalization.rmsNorm(p.baseAddress!, rows: n, dim: h, weight: L.postAttentionNorm, eps: eps)
@@ -169,6 +169,6 @@ public struct LanguageModel: Sendable {
         let up = L.up.apply(y, count: n)                              // [n, I]
         gate.withUnsafeMutableBufferPointer { g in Activations.swiGLU(gate: g.baseAddress!, up: up, count: n * inter) }
         let down = L.down.apply(gate, count: n)                       // [n, H]
-        for i in 0..<(n * h) { x[i] += down[i] }
+        VectorMath.accumulate(&x, adding: down, count: n * h)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import QwenVLCore
 
 /// Position triples for a run of tokens: temporal, height and width ids (spec §7.3–7.4).
 ///
@@ -75,14 +76,16 @@ public struct MultimodalRoPE: Sendable {
                              cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, rowStride: Int? = nil) {
         let half = headDim / 2
         let stride = rowStride ?? heads * headDim
-        for token in 0..<n {
-            let c = cos + token * half, s = sin + token * half
-            for head in 0..<heads {
-                let v = x + token * stride + head * headDim
-                for i in 0..<half {
-                    let x1 = v[i], x2 = v[i + half]
-                    v[i] = x1 * c[i] - x2 * s[i]
-                    v[i + half] = x2 * c[i] + x1 * s[i]
+        Parallel.forChunks(n, minChunk: 64) { tokens in
+            for token in tokens {
+                let c = cos + token * half, s = sin + token * half
+                for head in 0..<heads {
+                    let v = x + token * stride + head * headDim
+                    for i in 0..<half {
+                        let x1 = v[i], x2 = v[i + half]
+                        v[i] = x1 * c[i] - x2 * s[i]
+                        v[i + half] = x2 * c[i] + x1 * s[i]
+                    }
                 }
             }
         }

@@ -16,17 +16,28 @@ extension WeightMatrix {
         return 4 << 20
     }()
 
-    func gemm(_ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+    /// y[n, rows] = x[n, cols] · Wᵀ (+ bias[rows] on every row when given).
+    ///
+    /// With a bias, each thread first writes the bias into the block of y its sgemm is about to fill and calls
+    /// sgemm with β = 1: one pass over y instead of OpenBLAS's β = 0 zeroing plus a serial bias pass afterwards.
+    func gemm(_ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
         let (rows, cols, base, stride, encoding) = (rows, cols, base, rowStride, encoding)
         let quantized = encoding == .q8 || encoding == .q4
         // Leading dimension of a decoded tile: quantized rows decode to whole super-blocks.
         let ld = quantized ? Q8Blocks.superBlocks(cols: cols) * Q8Blocks.superBlockSize : cols
         let direct = encoding == .f32 && Int(bitPattern: base) % 4 == 0
+        // y[0..<n, r0..<r0+count] ← bias[r0..<r0+count]; returns sgemm's β.
+        func prepare(_ r0: Int, _ count: Int) -> Float {
+            guard let bias else { return 0 }
+            for t in 0..<n { (y + t * rows + r0).update(from: bias + r0, count: count) }
+            return 1
+        }
         Parallel.forChunks(rows, minChunk: 16) { range in
             if direct {
+                let beta = prepare(range.lowerBound, range.count)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(range.count), Int32(cols),
                             1, x, Int32(cols), (base + range.lowerBound * stride).assumingMemoryBound(to: Float.self),
-                            Int32(cols), 0, y + range.lowerBound, Int32(rows))
+                            Int32(cols), beta, y + range.lowerBound, Int32(rows))
                 return
             }
             let tile = max(8, min(range.count, Self.tileFloats / max(ld, 1)))
@@ -44,8 +55,9 @@ extension WeightMatrix {
                     case .q4: Q4Blocks.dequantizeRow(row, superBlocks: ld / Q4Blocks.superBlockSize, into: out)
                     }
                 }
+                let beta = prepare(r0, count)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
-                            1, x, Int32(cols), scratch, Int32(ld), 0, y + r0, Int32(rows))
+                            1, x, Int32(cols), scratch, Int32(ld), beta, y + r0, Int32(rows))
                 r0 += count
             }
         }

@@ -62,6 +62,20 @@ public enum VectorMath {
     @inline(__always)
     public static func exp(_ x: Float) -> Float { exp(SIMD8<Float>(repeating: x))[0] }
 
+    /// `x[i] += y[i]` for `count` floats (residual connections), split across the threads for large counts.
+    public static func accumulate(_ x: UnsafeMutablePointer<Float>, adding y: UnsafePointer<Float>, count: Int) {
+        Parallel.forChunks(count, minChunk: 65_536) { range in
+            let px = UnsafeMutableRawPointer(x), py = UnsafeRawPointer(y)
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let sum = px.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + py.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                px.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound { x[i] += y[i]; i += 1 }
+        }
+    }
+
     /// `x · sigmoid(x)` for eight floats.
     @inline(__always)
     public static func silu(_ x: SIMD8<Float>) -> SIMD8<Float> { x / (1 + exp(-x)) }

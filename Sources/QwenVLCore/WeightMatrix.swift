@@ -5,7 +5,7 @@ import Foundation
 /// Stored weights stay in their checkpoint dtype inside the memory-mapped file (bf16 is never copied); `converted`
 /// makes an owned f32, q8 or q4 copy. Products with one or two tokens run as a threaded SIMD matrix-vector product
 /// (``WeightMatrix/gemv(_:_:)``); products with more tokens decode tiles of W to float32 on each thread and call
-/// OpenBLAS sgemm on them (``WeightMatrix/gemm(_:_:_:)``).
+/// OpenBLAS sgemm on them (``WeightMatrix/gemm(_:_:_:bias:)``).
 public struct WeightMatrix: @unchecked Sendable {
     /// Output features.
     public let rows: Int
@@ -162,14 +162,14 @@ public struct WeightMatrix: @unchecked Sendable {
     public func apply(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
         if n <= 2 {
             for t in 0..<n { gemv(x + t * cols, y + t * rows) }
-        } else {
-            gemm(x, n, y)
-        }
-        if let bias {
-            for t in 0..<n {
-                let out = y + t * rows
-                for r in 0..<rows { out[r] += bias[r] }
+            if let bias {
+                for t in 0..<n {
+                    let out = y + t * rows
+                    for r in 0..<rows { out[r] += bias[r] }
+                }
             }
+        } else {
+            gemm(x, n, y, bias: bias)   // the bias goes in as sgemm's C with β = 1
         }
     }
 
