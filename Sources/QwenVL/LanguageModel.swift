@@ -159,8 +159,7 @@ public struct LanguageModel: Sendable {
                                  heads: heads, kvHeads: kvHeads, headDim: hd, out: &attention)
             }
         }
-        let o = L.o.apply(attention, count: n)                        // [n, H]
-        VectorMath.accumulate(&x, adding: o, count: n * h)
+        L.o.apply(attention, count: n, accumulatingInto: &x)            // x[n, H] += o
         y = x
         y.withUnsafeMutableBufferPointer { p in
             Normalization.rmsNorm(p.baseAddress!, rows: n, dim: h, weight: L.postAttentionNorm, eps: eps)
@@ -168,7 +167,6 @@ public struct LanguageModel: Sendable {
         var gate = L.gate.apply(y, count: n)                          // [n, I]
         let up = L.up.apply(y, count: n)                              // [n, I]
         gate.withUnsafeMutableBufferPointer { g in Activations.swiGLU(gate: g.baseAddress!, up: up, count: n * inter) }
-        let down = L.down.apply(gate, count: n)                       // [n, H]
-        VectorMath.accumulate(&x, adding: down, count: n * h)
+        L.down.apply(gate, count: n, accumulatingInto: &x)              // x[n, H] += down
     }
 }

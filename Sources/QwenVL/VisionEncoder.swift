@@ -90,8 +90,7 @@ public struct VisionEncoder: Sendable {
                 }
             }
             Attention.blockDiagonal(qkv: qkv, cuSeqlens: cuSeqlens, heads: heads, headDim: hd, out: &attention)
-            let projected = block.proj.apply(attention, count: n, bias: block.projBias)   // [N, E]
-            VectorMath.accumulate(&x, adding: projected, count: n * e)
+            block.proj.apply(attention, count: n, accumulatingInto: &x, bias: block.projBias)   // x[N, E] += proj
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
                     Normalization.layerNorm(xp.baseAddress!, rows: n, dim: e, weight: block.norm2Weight, bias: block.norm2Bias, eps: 1e-6, into: yp.baseAddress!)
@@ -99,8 +98,7 @@ public struct VisionEncoder: Sendable {
             }
             var hidden = block.fc1.apply(y, count: n, bias: block.fc1Bias)  // [N, mlp]
             hidden.withUnsafeMutableBufferPointer { Activations.quickGELU($0.baseAddress!, count: $0.count) }
-            let out = block.fc2.apply(hidden, count: n, bias: block.fc2Bias) // [N, E]
-            VectorMath.accumulate(&x, adding: out, count: n * e)
+            block.fc2.apply(hidden, count: n, accumulatingInto: &x, bias: block.fc2Bias)      // x[N, E] += fc2
             progress?(index + 1, blocks.count)
         }
         let merged = merger(x, count: n)                                     // [N/4, H]

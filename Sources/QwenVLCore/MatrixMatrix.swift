@@ -16,20 +16,29 @@ extension WeightMatrix {
         return 4 << 20
     }()
 
-    /// y[n, rows] = x[n, cols] · Wᵀ (+ bias[rows] on every row when given).
+    /// y[n, rows] = x[n, cols] · Wᵀ (+ bias[rows] on every row when given; + y's own values when `accumulate`).
     ///
-    /// With a bias, each thread first writes the bias into the block of y its sgemm is about to fill and calls
-    /// sgemm with β = 1: one pass over y instead of OpenBLAS's β = 0 zeroing plus a serial bias pass afterwards.
-    func gemm(_ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
+    /// With a bias, each thread first writes (or, accumulating, adds) the bias into the block of y its sgemm is
+    /// about to fill and calls sgemm with β = 1: one pass over y instead of OpenBLAS's β = 0 zeroing plus a serial
+    /// bias pass afterwards. Accumulating (residual connections) hands y to sgemm as C with β = 1, so the sum costs
+    /// no pass of its own.
+    func gemm(_ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
+              accumulate: Bool = false) {
         let (rows, cols, base, stride, encoding) = (rows, cols, base, rowStride, encoding)
         let quantized = encoding == .q8 || encoding == .q4
         // Leading dimension of a decoded tile: quantized rows decode to whole super-blocks.
         let ld = quantized ? Q8Blocks.superBlocks(cols: cols) * Q8Blocks.superBlockSize : cols
         let direct = encoding == .f32 && Int(bitPattern: base) % 4 == 0
-        // y[0..<n, r0..<r0+count] ← bias[r0..<r0+count]; returns sgemm's β.
+        // y[0..<n, r0..<r0+count] ← bias[r0..<r0+count] (+= when accumulating); returns sgemm's β.
         func prepare(_ r0: Int, _ count: Int) -> Float {
-            guard let bias else { return 0 }
-            for t in 0..<n { (y + t * rows + r0).update(from: bias + r0, count: count) }
+            guard let bias else { return accumulate ? 1 : 0 }
+            for t in 0..<n {
+                if accumulate {
+                    VectorMath.addSerial(y + t * rows + r0, adding: bias + r0, count: count)
+                } else {
+                    (y + t * rows + r0).update(from: bias + r0, count: count)
+                }
+            }
             return 1
         }
         Parallel.forChunks(rows, minChunk: 16) { range in

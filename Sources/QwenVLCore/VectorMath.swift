@@ -65,15 +65,21 @@ public enum VectorMath {
     /// `x[i] += y[i]` for `count` floats (residual connections), split across the threads for large counts.
     public static func accumulate(_ x: UnsafeMutablePointer<Float>, adding y: UnsafePointer<Float>, count: Int) {
         Parallel.forChunks(count, minChunk: 65_536) { range in
-            let px = UnsafeMutableRawPointer(x), py = UnsafeRawPointer(y)
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let sum = px.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + py.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                px.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < range.upperBound { x[i] += y[i]; i += 1 }
+            addSerial(x + range.lowerBound, adding: y + range.lowerBound, count: range.count)
         }
+    }
+
+    /// `x[i] += y[i]` for `count` floats on the calling thread.
+    @inline(__always)
+    static func addSerial(_ x: UnsafeMutablePointer<Float>, adding y: UnsafePointer<Float>, count: Int) {
+        let px = UnsafeMutableRawPointer(x), py = UnsafeRawPointer(y)
+        var i = 0
+        while i + 8 <= count {
+            let sum = px.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + py.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            px.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { x[i] += y[i]; i += 1 }
     }
 
     /// `x · sigmoid(x)` for eight floats.

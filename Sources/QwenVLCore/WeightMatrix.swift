@@ -173,6 +173,38 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// `y[n, rows] += x[n, cols] · Wᵀ + bias` (residual connections): for n > 2 the sum happens inside sgemm
+    /// (y is its C, β = 1); for n ≤ 2 the matrix-vector result is added row by row.
+    public func apply(_ x: UnsafePointer<Float>, count n: Int, accumulatingInto y: UnsafeMutablePointer<Float>,
+                      bias: UnsafePointer<Float>? = nil) {
+        if n <= 2 {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { buffer in
+                let product = buffer.baseAddress!                                   // [rows]
+                for t in 0..<n {
+                    gemv(x + t * cols, product)
+                    if let bias { VectorMath.addSerial(product, adding: bias, count: rows) }
+                    VectorMath.addSerial(y + t * rows, adding: product, count: rows)
+                }
+            }
+        } else {
+            gemm(x, n, y, bias: bias, accumulate: true)
+        }
+    }
+
+    /// Convenience over arrays: `y[n, rows] += x[n, cols] · Wᵀ + bias`.
+    public func apply(_ x: [Float], count n: Int, accumulatingInto y: inout [Float], bias: [Float]? = nil) {
+        precondition(x.count >= n * cols && y.count >= n * rows, "WeightMatrix.apply: x or y too short for \(n) rows")
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                if let bias {
+                    bias.withUnsafeBufferPointer { apply(xp.baseAddress!, count: n, accumulatingInto: yp.baseAddress!, bias: $0.baseAddress!) }
+                } else {
+                    apply(xp.baseAddress!, count: n, accumulatingInto: yp.baseAddress!)
+                }
+            }
+        }
+    }
+
     /// Convenience over arrays: x is [n, cols], returns [n, rows].
     public func apply(_ x: [Float], count n: Int, bias: [Float]? = nil) -> [Float] {
         precondition(x.count >= n * cols, "WeightMatrix.apply: x has \(x.count) values, need \(n)×\(cols)")

@@ -68,6 +68,32 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// `apply(_:count:accumulatingInto:bias:)` (residual connections) adds to y on every path: matrix-vector, tiles
+    /// + sgemm with y as C, and the aligned float32 weights that sgemm reads in place.
+    func testAccumulatingProductsAddToY() {
+        var rng = LCG(state: 9)
+        for (dtype, convert) in [(DType.bf16, false), (.f16, false), (.f32, false), (.bf16, true)] {
+            let (rows, cols) = (70, 96)
+            let (stored, exact, keep) = Self.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
+            let w = convert ? stored.converted(to: .f32) : stored   // converted: 64-byte-aligned f32, sgemm in place
+            for n in [1, 2, 5, 40] {
+                let x = (0..<(n * cols)).map { _ in rng.next() }
+                let y0 = (0..<(n * rows)).map { _ in rng.next() }
+                let ref = reference(exact, x, rows: rows, cols: cols, n: n)
+                for withBias in [false, true] {
+                    let bias = withBias ? (0..<rows).map { _ in rng.next() } : nil
+                    var y = y0
+                    w.apply(x, count: n, accumulatingInto: &y, bias: bias)
+                    for i in 0..<y.count {
+                        let expected = Double(y0[i]) + ref[i] + Double(bias?[i % rows] ?? 0)
+                        XCTAssertEqual(Double(y[i]), expected, accuracy: 1e-4, "\(dtype) converted \(convert) n=\(n) bias \(withBias) i=\(i)")
+                    }
+                }
+            }
+            withExtendedLifetime(keep) {}
+        }
+    }
+
     func testCausalAttentionMatchesNaive() {
         var rng = LCG(state: 7)
         let heads = 4, kvHeads = 2, hd = 8
