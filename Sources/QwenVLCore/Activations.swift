@@ -81,32 +81,10 @@ public enum Activations {
     /// Numerically stable softmax of one row in place.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
+        let sum = softmaxUnnormalized(x, count: count)
         let p = UnsafeMutableRawPointer(x)
-        var maxima = SIMD8<Float>(repeating: -.infinity)
-        var i = 0
-        while i + 8 <= count {
-            maxima = Block32.max(maxima, p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-            i += 8
-        }
-        var maximum = Lanes.max(maxima)
-        while i < count { maximum = max(maximum, x[i]); i += 1 }
-        var sums = SIMD8<Float>()
-        i = 0
-        while i + 8 <= count {
-            let e = VectorMath.expNonPositive(p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - maximum)
-            p.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            sums += e
-            i += 8
-        }
-        var sum = sums.sum()
-        while i < count {
-            let e = VectorMath.expNonPositive(SIMD8(repeating: x[i] - maximum))[0]
-            x[i] = e
-            sum += e
-            i += 1
-        }
         let inverse = 1 / sum
-        i = 0
+        var i = 0
         while i + 8 <= count {
             p.storeBytes(of: p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inverse, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8

@@ -8,17 +8,9 @@ public enum VectorMath {
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let upper: Float = 88.722_83, lower: Float = -87.336_54
         let clamped = Block32.min(Block32.max(x, SIMD8(repeating: lower)), SIMD8(repeating: upper))
-        // n = round(x / ln 2); r = x − n·ln 2 in two steps (ln 2 = C1 + C2, C1 exact in float).
+        // n = round(x / ln 2); e^x = e^r · 2ⁿ.
         let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
-        var r = clamped - n * 0.693_359_375
-        r = r - n * -2.121_944_4e-4
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        p = p * (r * r) + r + 1
+        let p = reducedExp(clamped, n)
         // 2ⁿ built in two halves so n = 128 (x near the upper bound) does not overflow the exponent field.
         let ni = Lanes.integers(n)
         let half = ni &>> 1
@@ -42,7 +34,19 @@ public enum VectorMath {
         // n = round(x / ln 2) by the 1.5·2²³ trick, which also leaves n in the low bits of t.
         let t = clamped * 1.442_695_04 + 12_582_912
         let n = t - 12_582_912
-        var r = clamped - n * 0.693_359_375
+        let p = reducedExp(clamped, n)
+        // n ≥ −126 on the clamped range, so 2ⁿ is one normal float.
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        var result = p * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
+        result.replace(with: 0, where: x .< lower)
+        return result
+    }
+
+    /// `e^r` for `r = x − n·ln 2` (|r| ≤ ln 2 / 2): the reduction in two steps (ln 2 = C1 + C2, C1 exact in float)
+    /// and Cephes' degree-6 polynomial, shared by both exponentials so they round alike.
+    @inline(__always)
+    static func reducedExp(_ x: SIMD8<Float>, _ n: SIMD8<Float>) -> SIMD8<Float> {
+        var r = x - n * 0.693_359_375
         r = r - n * -2.121_944_4e-4
         var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
         p = p * r + 1.398_199_950_7e-3
@@ -50,12 +54,7 @@ public enum VectorMath {
         p = p * r + 4.166_579_589_4e-2
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
-        p = p * (r * r) + r + 1
-        // n ≥ −126 on the clamped range, so 2ⁿ is one normal float.
-        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        var result = p * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
-        result.replace(with: 0, where: x .< lower)
-        return result
+        return p * (r * r) + r + 1
     }
 
     /// `e^x` for one float through the SIMD path (tails of vector loops, so every element rounds alike).
