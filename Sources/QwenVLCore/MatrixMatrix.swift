@@ -34,7 +34,7 @@ extension WeightMatrix {
             guard let bias else { return accumulate ? 1 : 0 }
             for t in 0..<n {
                 if accumulate {
-                    VectorMath.addSerial(y + t * rows + r0, adding: bias + r0, count: count)
+                    VectorMath.add(y + t * rows + r0, adding: bias + r0, count: count)
                 } else {
                     (y + t * rows + r0).update(from: bias + r0, count: count)
                 }

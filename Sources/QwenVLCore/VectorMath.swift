@@ -61,16 +61,9 @@ public enum VectorMath {
     @inline(__always)
     public static func exp(_ x: Float) -> Float { exp(SIMD8<Float>(repeating: x))[0] }
 
-    /// `x[i] += y[i]` for `count` floats (residual connections), split across the threads for large counts.
-    public static func accumulate(_ x: UnsafeMutablePointer<Float>, adding y: UnsafePointer<Float>, count: Int) {
-        Parallel.forChunks(count, minChunk: 65_536) { range in
-            addSerial(x + range.lowerBound, adding: y + range.lowerBound, count: range.count)
-        }
-    }
-
-    /// `x[i] += y[i]` for `count` floats on the calling thread.
+    /// `x[i] += y[i]` for `count` floats on the calling thread (biases and residuals of matrix products).
     @inline(__always)
-    static func addSerial(_ x: UnsafeMutablePointer<Float>, adding y: UnsafePointer<Float>, count: Int) {
+    static func add(_ x: UnsafeMutablePointer<Float>, adding y: UnsafePointer<Float>, count: Int) {
         let px = UnsafeMutableRawPointer(x), py = UnsafeRawPointer(y)
         var i = 0
         while i + 8 <= count {

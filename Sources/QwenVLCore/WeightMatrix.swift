@@ -162,12 +162,7 @@ public struct WeightMatrix: @unchecked Sendable {
     public func apply(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
         if n <= 2 {
             for t in 0..<n { gemv(x + t * cols, y + t * rows) }
-            if let bias {
-                for t in 0..<n {
-                    let out = y + t * rows
-                    for r in 0..<rows { out[r] += bias[r] }
-                }
-            }
+            if let bias { for t in 0..<n { VectorMath.add(y + t * rows, adding: bias, count: rows) } }
         } else {
             gemm(x, n, y, bias: bias)   // the bias goes in as sgemm's C with β = 1
         }
@@ -182,8 +177,8 @@ public struct WeightMatrix: @unchecked Sendable {
                 let product = buffer.baseAddress!                                   // [rows]
                 for t in 0..<n {
                     gemv(x + t * cols, product)
-                    if let bias { VectorMath.addSerial(product, adding: bias, count: rows) }
-                    VectorMath.addSerial(y + t * rows, adding: product, count: rows)
+                    if let bias { VectorMath.add(product, adding: bias, count: rows) }
+                    VectorMath.add(y + t * rows, adding: product, count: rows)
                 }
             }
         } else {
