@@ -49,6 +49,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw CheckpointError("\(name): mmap failed (\(String(cString: strerror(errno))))")
         }
+        // Weights are streamed whole for every token: ask for 2 MiB page-cache folios, which the kernel maps with
+        // one TLB entry each where the mapping is 2 MiB-aligned (read-ahead of pages not yet cached allocates them
+        // at that size; pages already cached keep theirs). Measured on the 2B in bf16: with the checkpoint cached in
+        // 2 MiB folios (3.2 GB mapped by PMD entries) decode ran at 9.0–9.2 tok/s against 8.3–8.5 in small folios.
+        // `QWENVL_HUGE_PAGES=0` leaves the mapping as it is.
+        if HugePageArena.enabled { _ = madvise(map, size, Int32(MADV_HUGEPAGE)) }
         let raw = UnsafeRawPointer(map)
         var ok = false
         defer { if !ok { munmap(map, size) } }
