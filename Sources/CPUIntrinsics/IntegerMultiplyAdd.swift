@@ -52,3 +52,20 @@ public func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<In
 public func prefetch(_ address: UnsafeRawPointer) {
     Builtin.int_prefetch_RawPointer(address._rawValue, Int32(0)._value, Int32(3)._value, Int32(1)._value)
 }
+
+/// `vpsignb`: each byte of `a` with the sign of the matching byte of `b` (negated where `b < 0`, zero where
+/// `b == 0`).
+///
+/// Makes a signed × signed byte product fit `vpmaddubsw`: `|w| · sign(x, w) = w · x`, with `|w|` unsigned.
+@inlinable @inline(__always)
+public func applySigns(_ a: SIMD32<Int8>, of b: SIMD32<Int8>) -> SIMD32<Int8> {
+    #if arch(x86_64) && QWENVL_AVX2
+    var result = SIMD32<Int8>()
+    result._storage._value = Builtin.int_x86_avx2_psign_b(a._storage._value, b._storage._value)
+    return result
+    #else
+    var result = SIMD32<Int8>()
+    for i in 0..<32 { result[i] = b[i] < 0 ? 0 &- a[i] : (b[i] == 0 ? 0 : a[i]) }
+    return result
+    #endif
+}

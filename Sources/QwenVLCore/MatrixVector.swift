@@ -77,9 +77,10 @@ extension WeightMatrix {
         let (base, stride, cols, rows, encoding) = (base, rowStride, cols, rows, encoding)
         let superBlocks = Q8Blocks.superBlocks(cols: cols)
         let padded = superBlocks * Q8Blocks.superBlockSize
-        // x zero-padded to whole super-blocks (a copy only when cols is not a multiple of 256); for q4 also its
-        // per-block sums and its signed-byte quantized form (``Q4Blocks/quantizeX(_:superBlocks:into:scales:)``).
-        let extra = encoding == .q4 ? padded / Q4Blocks.blockSize + superBlocks + padded / 4 + 8 : 0
+        // x zero-padded to whole super-blocks (a copy only when cols is not a multiple of 256), then q4's per-block
+        // sums of x, x's scales (q4: one per super-block, q8: one per block of 32) and x as signed bytes
+        // (``Q4Blocks/quantizeX(_:superBlocks:into:scales:)``, ``Q8Blocks/quantizeX(_:superBlocks:into:scales:)``).
+        let extra = padded / Q4Blocks.blockSize + padded / Q8Blocks.blockSize + padded / 4 + 8
         withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + extra) { buffer in
             let scratch = buffer.baseAddress!
             let xp: UnsafePointer<Float>
@@ -93,28 +94,25 @@ extension WeightMatrix {
             let sums = scratch + padded
             let xScales = sums + padded / Q4Blocks.blockSize
             // Int8 values, 32-byte aligned inside the float scratch.
-            let xqRaw = UnsafeMutableRawPointer(xScales + superBlocks)
+            let xqRaw = UnsafeMutableRawPointer(xScales + padded / Q8Blocks.blockSize)
             let xq = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: xqRaw) + 31) & ~31)!.assumingMemoryBound(to: Int8.self)
             if encoding == .q4 {
                 Q4Blocks.blockSums(xp, superBlocks: superBlocks, into: sums)
                 Q4Blocks.quantizeX(xp, superBlocks: superBlocks, into: xq, scales: xScales)
+            } else {
+                Q8Blocks.quantizeX(xp, superBlocks: superBlocks, into: xq, scales: xScales)
             }
             let xqp = UnsafeRawPointer(xq), xScalesP = UnsafePointer(xScales), sumsP = UnsafePointer(sums)
-            // q8 as bf16: short rows one at a time, long rows (x beyond L1) four at a time sharing each x load. q4
-            // stays one row at a time (its byte x fits L1): a four-row float form measured 9.4 against 14.5
-            // tokens/s and a two-row integer form 15 against 19 GB/s on [1536×8960].
-            let fourRows = encoding == .q8 && padded > 4096
+            // Both formats multiply bytes one row at a time: x as bytes (≤ 9 KB for 8,960 columns) stays in L1.
+            // A four-row float form of q4 measured 9.4 against 14.5 tokens/s and a two-row integer form 15 against
+            // 19 GB/s on [1536×8960].
             Parallel.forDynamicChunks(rows, grain: GEMVTuning.grain) { range in
                 var r = range.lowerBound
-                if fourRows {
-                    while r + 4 <= range.upperBound {
-                        let sums4 = Q8Blocks.dot4(base + r * stride, stride: stride, xp, superBlocks: superBlocks)
-                        y[r] = sums4[0]; y[r + 1] = sums4[1]; y[r + 2] = sums4[2]; y[r + 3] = sums4[3]
-                        r += 4
-                    }
-                }
                 if encoding == .q8 {
-                    while r < range.upperBound { y[r] = Q8Blocks.dot(base + r * stride, xp, superBlocks: superBlocks); r += 1 }
+                    while r < range.upperBound {
+                        y[r] = Q8Blocks.dot(base + r * stride, quantizedX: xqp, xScales: xScalesP, superBlocks: superBlocks)
+                        r += 1
+                    }
                 } else {
                     while r < range.upperBound {
                         y[r] = Q4Blocks.dot(base + r * stride, quantizedX: xqp, xScales: xScalesP, blockSums: sumsP, superBlocks: superBlocks)

@@ -92,12 +92,24 @@ final class QuantizationTests: XCTestCase {
                     // Dot products: SIMD vs scalar reference vs float64 over the dequantized row.
                     let exact = zip(ref, x).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
                     let scale = zip(ref, x).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) } + 1e-6
-                    let scalar = encoding == .q8 ? Q8Blocks.dotReference(row, x, cols: cols) : Q4Blocks.dotReference(row, x, cols: cols)
-                    XCTAssertEqual(Double(scalar), exact, accuracy: 1e-5 * scale, "\(encoding) scalar dot")
                     if encoding == .q8 {
-                        let fast = Q8Blocks.dot(row, xp, superBlocks: superBlocks)
-                        XCTAssertEqual(Double(fast), exact, accuracy: 1e-5 * scale, "q8 SIMD dot")
+                        // q8 decode quantizes x to signed bytes per block of 32: the SIMD dot equals the scalar
+                        // reference of that integer algorithm, and stays within x's rounding (≤ ½ of 1/127 of the
+                        // block's max|x| per value) of the exact product.
+                        var xq = [Int8](repeating: 0, count: padded), xScales = [Float](repeating: 0, count: padded / 32)
+                        Q8Blocks.quantizeX(xp, superBlocks: superBlocks, into: &xq, scales: &xScales)
+                        let integerReference = Q8Blocks.dotReference(row, quantizedX: xq, xScales: xScales, superBlocks: superBlocks)
+                        let fast = xq.withUnsafeBytes { Q8Blocks.dot(row, quantizedX: $0.baseAddress!, xScales: xScales, superBlocks: superBlocks) }
+                        XCTAssertEqual(Double(fast), Double(integerReference), accuracy: 1e-5 * scale, "q8 SIMD dot vs its scalar reference")
+                        let rounding = (0..<cols).reduce(0.0) { total, c in
+                            let block = xp[(c / 32 * 32)..<(c / 32 * 32 + 32)]
+                            return total + abs(Double(ref[c])) * Double(block.map { abs($0) }.max()!) / 127 / 2
+                        }
+                        XCTAssertEqual(Double(fast), exact, accuracy: rounding + 1e-5 * scale, "q8 SIMD dot vs exact")
+                        XCTAssertNotEqual(fast, 0)
                     } else {
+                        let scalar = Q4Blocks.dotReference(row, x, cols: cols)
+                        XCTAssertEqual(Double(scalar), exact, accuracy: 1e-5 * scale, "q4 scalar dot")
                         // q4 decode quantizes x to signed bytes per super-block: the SIMD dot equals the scalar
                         // reference of that integer algorithm, and stays within x's rounding (≤ ½ of 1/127 of max|x|
                         // per value) of the exact product.
@@ -124,8 +136,8 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testMatrixPathsAgreeForQuantizedWeights() {
-        // 300 columns: one row at a time; 4,400 (padded past 4,096): q8 runs four rows at a time, 134 rows = pieces
-        // of 64, 64 and 6 rows (``GEMVTuning/grain``), the last ending in a tail of two single rows.
+        // 300 columns: one super-block and a padded one; 4,400: 18 super-blocks, 134 rows = pieces of 64, 64 and 6
+        // rows (``GEMVTuning/grain``).
         for (rows, cols) in [(70, 300), (134, 4400)] {
             checkMatrixPaths(rows: rows, cols: cols)
         }
@@ -147,11 +159,12 @@ final class QuantizationTests: XCTestCase {
                 let bias = (0..<rows).map { _ in rng.next() }
                 let y = m.apply(x, count: n, bias: bias)
                 for t in 0..<n { for r in 0..<rows {
-                    var s = 0.0, magnitude = 0.0, nibbleMagnitude = 0.0, largestX = 0.0
+                    var s = 0.0, magnitude = 0.0, nibbleMagnitude = 0.0, weightMagnitude = 0.0, largestX = 0.0
                     let row = m.base + r * m.rowStride
                     for c in 0..<cols {
                         s += Double(dense[r * cols + c]) * Double(x[t * cols + c])
                         magnitude += abs(Double(dense[r * cols + c]) * Double(x[t * cols + c]))
+                        weightMagnitude += abs(Double(dense[r * cols + c]))
                         if encoding == .q4 {
                             let header = row + (c / 256) * Q4Blocks.superBlockBytes
                             let minimum = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
@@ -160,9 +173,10 @@ final class QuantizationTests: XCTestCase {
                         }
                         largestX = max(largestX, abs(Double(x[t * cols + c])))
                     }
-                    // q4 matrix-vector products quantize x to signed bytes per super-block (see Q4Blocks.quantizeX):
-                    // each value moves by at most ½ of 1/127 of the largest |x|, against the scaled nibbles w − μ_b.
-                    let rounding = encoding == .q4 && n <= 2 ? nibbleMagnitude * largestX / 127 / 2 : 0
+                    // Matrix-vector products quantize x to signed bytes (q4 per super-block, q8 per block of 32):
+                    // each value moves by at most ½ of 1/127 of the largest |x|, against the scaled nibbles w − μ_b
+                    // (q4) or the weights (q8).
+                    let rounding = n > 2 ? 0 : (encoding == .q4 ? nibbleMagnitude : weightMagnitude) * largestX / 127 / 2
                     let tolerance = rounding + 1e-5 * magnitude + 1e-6
                     XCTAssertEqual(Double(y[t * rows + r]), s + Double(bias[r]), accuracy: tolerance, "\(encoding) \(rows)×\(cols) n=\(n) t=\(t) r=\(r)")
                 } }
