@@ -56,6 +56,15 @@ struct Block32 {
         }
     }
 
+    /// Stores the 32 values (integer levels in −128…255) as bytes at `p`.
+    @inline(__always)
+    func storeBytes(to p: UnsafeMutableRawPointer) {
+        Lanes.storeBytes(v0, to: p, 0)
+        Lanes.storeBytes(v1, to: p, 8)
+        Lanes.storeBytes(v2, to: p, 16)
+        Lanes.storeBytes(v3, to: p, 24)
+    }
+
     @inline(__always)
     static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)

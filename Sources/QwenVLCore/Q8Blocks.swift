@@ -44,11 +44,7 @@ public enum Q8Blocks {
                 header.storeBytes(of: d.bitPattern, toByteOffset: b * 2, as: UInt16.self)
                 let scale = Float(d)
                 let q = v.levels(offset: 0, inverseScale: scale > 0 ? 1 / scale : 0, low: -127, high: 127)
-                let out = header + 16 + b * blockSize
-                Lanes.storeBytes(q.v0, to: out, 0)
-                Lanes.storeBytes(q.v1, to: out, 8)
-                Lanes.storeBytes(q.v2, to: out, 16)
-                Lanes.storeBytes(q.v3, to: out, 24)
+                q.storeBytes(to: header + 16 + b * blockSize)
             }
         }
     }
@@ -88,12 +84,13 @@ public enum Q8Blocks {
 
     // MARK: - byte × byte decode
 
-    // A float dot (widen bytes, convert, FMA: ≈ 4 vector ops per 8 weights) ran decode at 14.0–14.3 tok/s on the
-    // 2B against 15.3–15.8 for this one (same session, interleaved). Decode quantizes x once per product to signed bytes per block of 32 (llama.cpp's
-    // Q8_0 × Q8_0: `xq = round(x · 127 / max|x|)`, one float scale per block) and multiplies bytes: per block
-    // `vpsignb` ×2 (|w| and x with w's sign), one `vpmaddubsw` (|Σ pair| ≤ 2 · 127 · 127 < 2¹⁵), one `vpmaddwd`
-    // by ones into 32-bit lanes (exact), one conversion and one FMA by `d_w · d_x`: ≈ 2 ops per 8 weights. The
-    // cost is x's rounding: at most ½ of 1/127 of the block's largest |x| per value.
+    // Decode quantizes x once per product to signed bytes per block of 32 (llama.cpp's Q8_0 × Q8_0:
+    // `xq = round(x · 127 / max|x|)`, one float scale per block) and multiplies bytes: per block `vpsignb` ×2
+    // (|w| and x with w's sign), one `vpmaddubsw` (|Σ pair| ≤ 2 · 127 · 127 < 2¹⁵), one `vpmaddwd` by ones into
+    // 32-bit lanes (exact), one conversion and one FMA by `d_w · d_x`: ≈ 2 ops per 8 weights. A float dot (widen
+    // bytes, convert, FMA: ≈ 4 ops per 8 weights) ran 2B decode at 14.0–14.3 tok/s against 15.3–15.8 for this one
+    // (same session, interleaved). The cost is x's rounding: at most ½ of 1/127 of the block's largest |x| per
+    // value.
 
     /// Quantizes x (`superBlocks · 256` floats, zero-padded) for ``dot(_:quantizedX:xScales:superBlocks:)``:
     /// `xq` gets `superBlocks · 256` Int8, `scales` one Float per block of 32 (`superBlocks · 8`).
@@ -104,11 +101,7 @@ public enum Q8Blocks {
             let largest = v.maxMagnitude()
             scales[block] = largest > 0 ? largest / 127 : 0
             let q = v.levels(offset: 0, inverseScale: largest > 0 ? 127 / largest : 0, low: -127, high: 127)
-            let out = UnsafeMutableRawPointer(xq + block * blockSize)
-            Lanes.storeBytes(q.v0, to: out, 0)
-            Lanes.storeBytes(q.v1, to: out, 8)
-            Lanes.storeBytes(q.v2, to: out, 16)
-            Lanes.storeBytes(q.v3, to: out, 24)
+            q.storeBytes(to: UnsafeMutableRawPointer(xq + block * blockSize))
         }
     }
 
