@@ -42,9 +42,11 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         // glibc's mallopt (heap thresholds for large activations).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // cpuid / xgetbv / arch_prctl (x86) and getauxval (aarch64): run-time CPU feature detection.
+        .systemLibrary(name: "CCPUID", path: "Sources/CCPUID"),
         // LLVM's x86 integer multiply-add intrinsics as inlinable Swift functions (see its source file).
         .target(name: "CPUIntrinsics", swiftSettings: intrinsicsSettings),
-        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc"], swiftSettings: cpuSettings),
+        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc", "CCPUID"], swiftSettings: cpuSettings),
         .target(name: "QwenVLTokenizer", swiftSettings: cpuSettings),
         // Image decoding: C libraries enter through small system-library shims only.
         .systemLibrary(name: "CJPEGTurbo", path: "Sources/CJPEGTurbo", providers: [.apt(["libturbojpeg0-dev"])]),

@@ -69,3 +69,12 @@ public func applySigns(_ a: SIMD32<Int8>, of b: SIMD32<Int8>) -> SIMD32<Int8> {
     return result
     #endif
 }
+
+/// Whether these wrappers were compiled to AVX2 instructions (`QWENVL_AVX2`) rather than their plain-Swift fallbacks.
+public let integerMultiplyAddIsAVX2: Bool = {
+    #if arch(x86_64) && QWENVL_AVX2
+    return true
+    #else
+    return false
+    #endif
+}()

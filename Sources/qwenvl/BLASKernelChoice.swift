@@ -1,22 +1,26 @@
 import Foundation
+import QwenVLCore
 
-/// Chooses OpenBLAS's AVX2 ("Haswell") GEMM kernels on AMD processors with AVX-512 before anything else runs.
+/// Makes OpenBLAS run the kernels this CPU should use (``BLASCoreChoice``) before anything else runs.
 ///
-/// Debian's OpenBLAS picks its kernels once, when the library loads, from the CPU it detects; on AMD Zen 4 it
-/// picks the AVX-512 "Cooperlake" kernels, which Zen 4 executes as two 256-bit halves. Measured on this project's
-/// 2-core Zen 4 machine: sgemm 512×2048×1536 on one core 101 GFLOP/s (Cooperlake) against 105 (Haswell), and the
-/// 2B prefill of 512 tokens 63.5 → 67.9 tokens/s. The choice can only be made through the `OPENBLAS_CORETYPE`
-/// environment variable read at load time, so the command sets it and re-executes itself once. A value the user
-/// already set is kept, and `QWENVL_BLAS_CORE=default` turns the choice off.
+/// OpenBLAS picks its kernels once, when the library loads, and only `OPENBLAS_CORETYPE` in the environment changes
+/// the pick; so when the loaded core differs from the preferred one the command sets it and re-executes itself once.
+/// A value the user already set is kept, and `QWENVL_BLAS_CORE=default` turns the choice off; in both cases a core that
+/// leaves the CPU's AVX2/AVX-512 unused is reported on stderr.
 enum BLASKernelChoice {
     static func applyBeforeStart() {
         let environment = ProcessInfo.processInfo.environment
-        guard environment["OPENBLAS_CORETYPE"] == nil, environment["QWENVL_BLAS_CORE"] != "default" else { return }
-        guard let cpu = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              cpu.contains("AuthenticAMD"), cpu.contains(" avx512f") else { return }
-        setenv("OPENBLAS_CORETYPE", "Haswell", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // execv returns only when it failed: go on with the kernels OpenBLAS chose.
-        unsetenv("OPENBLAS_CORETYPE")
+        let cpu = CPUFeatures.current
+        let current = Parallel.blasCore
+        if environment["OPENBLAS_CORETYPE"] == nil, environment["QWENVL_BLAS_CORE"] != "default",
+           let core = BLASCoreChoice.preferred(for: cpu, current: current) {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+            // execv returns only when it failed: go on with the kernels OpenBLAS chose.
+            unsetenv("OPENBLAS_CORETYPE")
+        }
+        if let warning = BLASCoreChoice.slowCoreWarning(for: cpu, current: current) {
+            printError("warning: " + warning)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QwenVLCore
 
 /// The `qwenvl` command line: run Qwen2-VL checkpoints on the CPU.
 @main
@@ -7,6 +8,7 @@ struct QwenVLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qwenvl",
         abstract: "Run Qwen2-VL vision-language models locally on the CPU.",
+        version: (["qwenvl 0.6"] + KernelReport.lines()).joined(separator: "\n"),
         subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self])
 
     /// Picks the BLAS kernels (may re-execute the process once), then parses and runs the subcommand.
