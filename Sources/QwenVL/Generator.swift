@@ -36,6 +36,8 @@ public struct GenerationResult: Sendable {
     public var timings: GenerationTimings
     /// Logits of the last prompt position before any processing: [vocab].
     public var promptLogits: [Float]
+    /// Prompt tokens whose keys and values came from a cache instead of being prefilled.
+    public var cachedPromptTokens: Int = 0
 }
 
 /// Progress of a long stage, for progress bars.
@@ -98,101 +100,65 @@ extension QwenVLModel {
     public func generate(_ input: ModelInput, parameters: GenerationParameters, state: inout DecodeState,
                          progress: ((GenerationProgress) -> Void)?,
                          onChunk: ((GenerationChunk) -> Bool)?) throws -> GenerationResult {
-        let lm = languageModel
-        let tokens = input.tokenIDs
-        let context = lm.config.maxPositionEmbeddings
-        guard !tokens.isEmpty else { throw QwenVLError("the prompt is empty") }
-        guard tokens.count < context else {
-            throw QwenVLError("the prompt has \(tokens.count) tokens, more than the model's context of \(context) tokens")
+        // The run takes the state over (one reference, so the cache grows in place); on an error it starts afresh.
+        var taken = DecodeState(cache: KVCache(layers: 0, width: 0))
+        swap(&taken, &state)
+        state = makeState()
+        var runs = [try startRun(input, parameters: parameters, state: consume taken, progress: progress)]
+        prefill(&runs[0], progress: progress)
+        while runs[0].canSample {
+            let chunk = runs[0].sampleNext()
+            if let onChunk, !onChunk(chunk) { runs[0].cancel() }
+            if runs[0].isFinished { break }
+            decodeStep(&runs)
         }
-        let (positions, delta) = try RopeIndex.compute(
-            tokens: tokens, imageTokenID: configuration.imageTokenID, videoTokenID: configuration.videoTokenID,
-            imageGrids: input.imageGrids, videoGrids: input.videoGrids, mergeSize: configuration.vision.spatialMergeSize)
-
-        // Reuse the cached prefix: equal tokens, and vision blocks only when their content is the same.
-        let prefix = reusablePrefix(state: state, input: input)
-        let skipped = visionBlocks(in: tokens[..<prefix])
-        state.cache.truncate(to: prefix)
-        state.tokens = Array(tokens[..<prefix])
-
-        var timings = GenerationTimings()
-        let newTokens = Array(tokens[prefix...])
-        var embeddings = lm.embed(newTokens)                              // [new, H]
-        if input.imageGrids.count > skipped.images || input.videoGrids.count > skipped.videos {
-            let visionStart = Date()
-            try scatterVisionFeatures(input, skippingImages: skipped.images, videos: skipped.videos, into: &embeddings, tokens: newTokens,
-                                      progress: progress)
-            timings.visionSeconds = Date().timeIntervalSince(visionStart)
-        }
-        let prefillStart = Date()
-        let newPositions = PositionIDs(t: Array(positions.t[prefix...]), h: Array(positions.h[prefix...]), w: Array(positions.w[prefix...]))
-        let hidden = lm.forward(embeddings: embeddings, positions: newPositions, cache: &state.cache) { done in
-            progress?(GenerationProgress(stage: .prefill, completed: done, total: newTokens.count))
-        }
-        var logits = lm.logits(hidden)
-        let promptLogits = logits
-        state.tokens = tokens
-        state.ropeDelta = delta
-        state.imageKeys = input.imageKeys
-        state.videoKeys = input.videoKeys
-        timings.prefillSeconds = Date().timeIntervalSince(prefillStart)
-        timings.prefillTokens = newTokens.count
-
-        var rng = SamplerRNG(seed: parameters.seed ?? UInt64.random(in: 0...UInt64.max))
-        let maxTokens = min(parameters.maxTokens, context - tokens.count)
-        var generated: [Int32] = []
-        var decoder = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
-        var text = ""
-        var emitted = 0                       // characters of `text` already handed to onChunk
-        let holdBack = max(0, (parameters.stopStrings.map(\.count).max() ?? 0) - 1)
-        var finish = FinishReason.length
-        let decodeStart = Date()
-        while generated.count < maxTokens {
-            let token = Sampler.next(logits, history: state.tokens, parameters: parameters, rng: &rng)
-            generated.append(token)
-            state.tokens.append(token)
-            text += decoder.push(token)
-            var stop = parameters.eosTokenIDs.contains(token)
-            // The last token flushes any incomplete character, so the final chunk carries it too.
-            if stop || generated.count == maxTokens { text += decoder.finish() }
-            if let cut = Self.stopCut(text, parameters.stopStrings) {
-                text = String(text[..<cut])
-                stop = true
-            }
-            let final = stop || generated.count == maxTokens
-            let ready = final ? text.count : max(emitted, text.count - holdBack)
-            if let onChunk {
-                let delta = String(text.dropFirst(emitted).prefix(ready - emitted))
-                emitted = ready
-                if !onChunk(GenerationChunk(tokenID: token, text: delta)) { finish = .cancelled; break }
-            }
-            if stop { finish = .stop; break }
-            if generated.count == maxTokens { break }
-            // Feed the token: position = cache index + rope delta on all three axes.
-            let position = state.cache.count + delta
-            let next = lm.forward(embeddings: lm.embed([token]), positions: PositionIDs(text: position, count: 1), cache: &state.cache)
-            logits = lm.logits(next)
-        }
-        if finish == .cancelled { text += decoder.finish() }
-        timings.decodeSeconds = Date().timeIntervalSince(decodeStart)
-        timings.decodeTokens = generated.count
-        return GenerationResult(promptTokenIDs: tokens, tokenIDs: generated, text: text, finishReason: finish,
-                                timings: timings, promptLogits: promptLogits)
+        state = runs[0].state
+        return runs[0].result
     }
 
-    /// Encodes the images and videos not already in the cache and overwrites their placeholder rows in
-    /// `embeddings` (spec §7.1); `tokens` are the new tokens the embeddings belong to.
+    /// Encodes the images and videos not already in the KV cache and overwrites their placeholder rows in
+    /// `embeddings` (spec §7.1); `tokens` are the new tokens the embeddings belong to. Features found in
+    /// `featureCache` are not encoded again; the ones encoded are added to it.
     func scatterVisionFeatures(_ input: ModelInput, skippingImages: Int, videos skippingVideos: Int,
                                into embeddings: inout [Float], tokens: [Int32],
+                               featureCache: VisionFeatureCache? = nil,
                                progress: ((GenerationProgress) -> Void)? = nil) throws {
         let h = languageModel.config.hiddenSize, rowLength = configuration.vision.patchValues
-        for (grids, pixels, id, skip) in [(input.imageGrids, input.imagePixels, configuration.imageTokenID, skippingImages),
-                                          (input.videoGrids, input.videoPixels, configuration.videoTokenID, skippingVideos)]
+        let merge = configuration.vision.spatialMergeSize * configuration.vision.spatialMergeSize
+        for (grids, pixels, keys, id, skip) in [(input.imageGrids, input.imagePixels, input.imageKeys, configuration.imageTokenID, skippingImages),
+                                                (input.videoGrids, input.videoPixels, input.videoKeys, configuration.videoTokenID, skippingVideos)]
         where grids.count > skip {
-            let offset = grids[..<skip].reduce(0) { $0 + $1.patchCount } * rowLength
-            let features = visionEncoder.encode(pixels: Array(pixels[offset...]), grids: Array(grids[skip...])) { done, total in
-                progress?(GenerationProgress(stage: .vision, completed: done, total: total))
-            }                                                                                      // [Σ tokens, H]
+            // Pixel rows of block k start at offsets[k]; blocks found in the feature cache are skipped.
+            var offsets = [0]
+            for grid in grids { offsets.append(offsets.last! + grid.patchCount * rowLength) }
+            var cached: [Int: [Float]] = [:]
+            if let featureCache, keys.count == grids.count {
+                for k in skip..<grids.count { if let f = featureCache.features(for: keys[k]) { cached[k] = f } }
+            }
+            let missing = (skip..<grids.count).filter { cached[$0] == nil }
+            var encoded: [Float] = []                                                              // [Σ missing tokens, H]
+            if !missing.isEmpty {
+                let contiguous = missing == Array(missing.first!..<grids.count)
+                let missingPixels = contiguous ? Array(pixels[offsets[missing.first!]...])
+                                               : missing.flatMap { pixels[offsets[$0]..<offsets[$0 + 1]] }
+                encoded = visionEncoder.encode(pixels: missingPixels, grids: missing.map { grids[$0] }) { done, total in
+                    progress?(GenerationProgress(stage: .vision, completed: done, total: total))
+                }
+            }
+            var features: [Float] = []                                                             // [Σ tokens, H]
+            var cursor = 0
+            for k in skip..<grids.count {
+                if let f = cached[k] {
+                    features += f
+                } else {
+                    let count = grids[k].patchCount / merge * h
+                    guard cursor + count <= encoded.count else { throw QwenVLError("the vision encoder returned too few features") }
+                    let block = Array(encoded[cursor..<(cursor + count)])
+                    cursor += count
+                    if let featureCache, keys.count == grids.count { featureCache.insert(block, for: keys[k]) }
+                    features += block
+                }
+            }
             let rows = tokens.indices.filter { tokens[$0] == id }
             guard rows.count * h == features.count else {
                 throw QwenVLError("\(rows.count) placeholder tokens but \(features.count / h) vision features")

@@ -31,12 +31,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Repetitions; medians are reported.") var repeats: Int = 1
     @Flag(help: "Run matrix-kernel micro-benchmarks (bf16, f32, q8, q4 on the 2B shapes).") var kernels = false
     @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: "Also decode this many sequences together (continuous batching) and report the aggregate rate.")
+    var batch: Int?
 
     func validate() throws {
         guard promptTokens >= 0, genTokens >= 1, repeats >= 1 else { throw ValidationError("--prompt-tokens must be ≥ 0, --gen-tokens and --repeats ≥ 1") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         if model == nil && !kernels { throw ValidationError("--model is required (or use --kernels)") }
         if model == nil && (image != nil || visionGrid != nil) { throw ValidationError("--image and --vision-grid need --model") }
+        if let batch, !(1...256).contains(batch) { throw ValidationError("--batch must be between 1 and 256") }
         if let visionGrid, parseGrid(visionGrid) == nil { throw ValidationError("--vision-grid must be T,H,W with H and W even (e.g. 1,34,46)") }
     }
 
@@ -185,6 +188,7 @@ struct BenchCommand: AsyncParsableCommand {
             say(String(format: "prefill %d tokens: %.2f s, %.1f tok/s, %.1f GFLOP/s", promptTokens, prefill, prefillRate, gflops))
             say(String(format: "decode %d tokens: %.2f s, %.2f tok/s, %.1f GB/s of weights", genTokens, decode, decodeRate, gbps))
         }
+        if let batch { benchBatch(lm, prompt: prompt, sequences: batch, singleRate: decodeRate, into: &result) }
     }
 }
 

@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+@testable import QwenVLCore
+
+/// The batched matrix-vector product gives, for every vector, the bits the one-vector product gives — for every
+/// storage format and both row paths (one row at a time, four rows per x load) — and the float64 product within
+/// rounding.
+final class BatchedMatrixVectorTests: XCTestCase {
+    func vectors(_ n: Int, cols: Int, seed: UInt64) -> [Float] {
+        var rng = KernelTests.LCG(state: seed)
+        return (0..<(n * cols)).map { _ in rng.next() }
+    }
+
+    func check(_ matrix: WeightMatrix, exact: [Float]?, label: String) {
+        let rows = matrix.rows, cols = matrix.cols
+        for n in [2, 3, 8] {
+            let x = vectors(n, cols: cols, seed: UInt64(n * 31 + rows))
+            let bias = vectors(1, cols: rows, seed: 7)
+            var solo = [Float](repeating: 0, count: n * rows)
+            for b in 0..<n {
+                let one = matrix.apply(Array(x[(b * cols)..<((b + 1) * cols)]), count: 1, bias: bias)
+                solo.replaceSubrange((b * rows)..<((b + 1) * rows), with: one)
+            }
+            let batched = matrix.applyRows(x, count: n, bias: bias)
+            XCTAssertEqual(batched, solo, "\(label) n=\(n): batched rows differ from one-vector products")
+            var residual = vectors(n, cols: rows, seed: 99)
+            var expected = residual
+            for b in 0..<n {
+                var row = Array(residual[(b * rows)..<((b + 1) * rows)])
+                matrix.apply(Array(x[(b * cols)..<((b + 1) * cols)]), count: 1, accumulatingInto: &row)
+                expected.replaceSubrange((b * rows)..<((b + 1) * rows), with: row)
+            }
+            matrix.applyRows(x, count: n, accumulatingInto: &residual)
+            XCTAssertEqual(residual, expected, "\(label) n=\(n): accumulating form")
+            if let exact {
+                for b in 0..<n {
+                    for r in Swift.stride(from: 0, to: rows, by: 17) {
+                        var sum = Double(bias[r])
+                        for c in 0..<cols { sum += Double(exact[r * cols + c]) * Double(x[b * cols + c]) }
+                        XCTAssertEqual(Double(batched[b * rows + r]), sum, accuracy: 1e-3 * Double(cols).squareRoot(), "\(label) [\(b), \(r)]")
+                    }
+                }
+            }
+        }
+    }
+
+    func testDenseFormatsAreBitIdenticalToOneVectorProducts() {
+        var rng = KernelTests.LCG(state: 5)
+        // 1,536 columns take the one-row path, 4,160 > 4,096 the four-row path (with a tail of 2 rows).
+        for (rows, cols) in [(70, 1536), (66, 4160), (9, 40)] {
+            for dtype in [DType.bf16, .f32, .f16] {
+                let (matrix, exact, owner) = KernelTests.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
+                check(matrix, exact: exact, label: "\(dtype) [\(rows)×\(cols)]")
+                withExtendedLifetime(owner) {}
+            }
+        }
+    }
+
+    func testQuantizedFormatsAreBitIdenticalToOneVectorProducts() {
+        var rng = KernelTests.LCG(state: 11)
+        for (rows, cols) in [(70, 1536), (5, 300)] {
+            let values = (0..<(rows * cols)).map { _ in rng.next() * 0.05 }
+            let buffer = AlignedBuffer(values)
+            let dense = WeightMatrix(buffer, rows: rows, cols: cols)
+            for format in [WeightFormat.q8, .q4] {
+                check(dense.converted(to: format), exact: nil, label: "\(format) [\(rows)×\(cols)]")
+            }
+            withExtendedLifetime(buffer) {}
+        }
+    }
+}
