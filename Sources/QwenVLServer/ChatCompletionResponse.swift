@@ -24,8 +24,10 @@ struct ChatCompletionResponse: Sendable {
         }
     }
 
-    static func usage(prompt: Int, completion: Int) -> JSONValue {
-        .obj(["prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(prompt + completion)])
+    /// OpenAI's usage object; `prompt_tokens_details.cached_tokens` counts prompt tokens served from the prefix cache.
+    static func usage(prompt: Int, completion: Int, cached: Int = 0) -> JSONValue {
+        .obj(["prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(prompt + completion),
+              "prompt_tokens_details": .obj(["cached_tokens": .int(cached)])])
     }
 
     /// The whole answer: `{"id", "object": "chat.completion", "choices": [{message, finish_reason}], "usage"}`.
@@ -48,7 +50,8 @@ struct ChatCompletionResponse: Sendable {
             .init(key: "created", value: .int(created)),
             .init(key: "model", value: .string(model)),
             .init(key: "choices", value: .array([.object(choice)])),
-            .init(key: "usage", value: Self.usage(prompt: result.promptTokenIDs.count, completion: result.tokenIDs.count)),
+            .init(key: "usage", value: Self.usage(prompt: result.promptTokenIDs.count, completion: result.tokenIDs.count,
+                                                                cached: result.cachedPromptTokens)),
         ]
         if returnTokenIDs { members.append(.init(key: "prompt_token_ids", value: .ints(result.promptTokenIDs))) }
         return .object(members)
@@ -71,10 +74,10 @@ struct ChatCompletionResponse: Sendable {
     }
 
     /// The last stream event when `stream_options.include_usage` is set: no choices, only `usage`.
-    func usageChunk(prompt: Int, completion: Int) -> JSONValue {
+    func usageChunk(prompt: Int, completion: Int, cached: Int = 0) -> JSONValue {
         var members = header(object: "chat.completion.chunk")
         members.append(.init(key: "choices", value: .array([])))
-        members.append(.init(key: "usage", value: Self.usage(prompt: prompt, completion: completion)))
+        members.append(.init(key: "usage", value: Self.usage(prompt: prompt, completion: completion, cached: cached)))
         return .object(members)
     }
 

@@ -134,7 +134,7 @@ struct ChatCompletionsHandler: Sendable {
                         includeUsage: includeUsage)))
                     if includeUsage {
                         try await send(ChatCompletionResponse.event(response.usageChunk(
-                            prompt: result.promptTokenIDs.count, completion: result.tokenIDs.count)))
+                            prompt: result.promptTokenIDs.count, completion: result.tokenIDs.count, cached: result.cachedPromptTokens)))
                     }
                 case .failed(let error):
                     try await send(ChatCompletionResponse.event(error.json))

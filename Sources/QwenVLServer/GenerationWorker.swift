@@ -2,44 +2,97 @@ import Foundation
 import Logging
 import QwenVL
 
-/// Runs queued chat completions one at a time, in arrival order, on its own thread.
+/// Runs chat completions with continuous batching on its own thread.
 ///
-/// Generation is synchronous CPU work; keeping it on a dedicated thread leaves the NIO event loops and the
-/// Swift concurrency pool free to accept requests, stream answers and notice disconnects. Each job is
-/// prepared (media loaded, prompt tokenized) and generated here; a raised ``CancellationFlag`` skips a
-/// waiting job or stops a running one within one token.
+/// Up to `maxSequences` requests are in flight at once. Every step the worker admits waiting requests (in arrival
+/// order, while the KV budget allows), runs one prompt chunk (≤ ``LanguageModel/prefillChunk`` tokens) of at most
+/// one request still prefilling, samples one token for every request with logits ready, and feeds all of those
+/// tokens through one batched decoder step (``QwenVLModel/decodeStep(_:)``: each weight matrix read once for the
+/// whole batch). Requests that finish or whose client goes away leave between steps. A sequence's tokens do not
+/// depend on the batch it runs in. Prompts that share a prefix with an earlier request reuse its keys and values
+/// (``PrefixCache``) and images seen before reuse their encoder outputs (``VisionFeatureCache``).
+///
+/// Generation is synchronous CPU work; keeping it on a dedicated thread leaves the NIO event loops and the Swift
+/// concurrency pool free to accept requests, stream answers and notice disconnects.
 final class GenerationWorker: @unchecked Sendable {
+    /// Limits of the scheduler.
+    struct Limits: Sendable {
+        /// Sequences decoded together.
+        var maxSequences = 8
+        /// Requests waiting for a slot; more are refused with 503.
+        var maxQueueLength = 64
+        /// Keys and values all running sequences may hold at their longest (prompt + max tokens), in bytes.
+        var kvBudgetBytes = 4 << 30
+    }
+
+    /// A request being generated (its ``SequenceRun`` sits at the same index of the run list).
+    private struct Active {
+        let job: GenerationJob
+        var last: ContinuousClock.Instant?
+        var count = 0
+        /// Bytes its keys and values may reach (admission budget).
+        let reservedBytes: Int
+    }
+
     let model: QwenVLModel
     let metrics: ServerMetrics
-    let maxQueueLength: Int
+    let limits: Limits
+    let prefixCache: PrefixCache
+    let featureCache: VisionFeatureCache
     let logger = Logger(label: "qwenvl.generation")
 
     private let condition = NSCondition()
     private var pending: [GenerationJob] = []
-    private var busy = false
+    private var runningCount = 0
+    /// KV bytes reserved by running sequences (worker thread only).
+    private var reservedBytes = 0
     private var started = false
     private var stopping = false
 
-    init(model: QwenVLModel, metrics: ServerMetrics, maxQueueLength: Int) {
+    init(model: QwenVLModel, metrics: ServerMetrics, limits: Limits = Limits(), prefixCacheBytes: Int = 1 << 30,
+         visionCacheBytes: Int = 256 << 20) {
         self.model = model
         self.metrics = metrics
-        self.maxQueueLength = maxQueueLength
+        self.limits = limits
+        prefixCache = PrefixCache(budgetBytes: prefixCacheBytes)
+        featureCache = VisionFeatureCache(budgetBytes: visionCacheBytes)
+        metrics.attachCaches(prefix: prefixCache, vision: featureCache)
     }
 
-    /// Jobs waiting (not counting the one running).
+    convenience init(model: QwenVLModel, metrics: ServerMetrics, maxQueueLength: Int) {
+        var limits = Limits()
+        limits.maxQueueLength = maxQueueLength
+        self.init(model: model, metrics: metrics, limits: limits)
+    }
+
+    /// Jobs waiting for a slot.
     var queueLength: Int {
         condition.lock()
         defer { condition.unlock() }
         return pending.count
     }
 
-    /// Queues `job` behind the ones already waiting; throws 503 when the queue is full or the server stops.
+    /// Requests waiting or running.
+    var load: (waiting: Int, running: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (pending.count, runningCount)
+    }
+
+    /// Bytes of keys and values one token holds across the decoder's layers.
+    var kvBytesPerToken: Int {
+        let c = model.configuration.text
+        return c.layerCount * 2 * c.kvHeadCount * c.headDim * MemoryLayout<Float>.size
+    }
+
+    /// Queues `job`; throws 503 when the queue is full or the server stops.
     func submit(_ job: GenerationJob) throws {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw APIError.overloaded("The server is shutting down") }
-        guard pending.count < maxQueueLength || (!busy && pending.isEmpty) else {
-            throw APIError.overloaded("The request queue is full (\(maxQueueLength) waiting); retry later")
+        let freeSlots = max(0, limits.maxSequences - runningCount)
+        guard pending.count < limits.maxQueueLength + freeSlots else {
+            throw APIError.overloaded("The request queue is full (\(limits.maxQueueLength) waiting); retry later")
         }
         if !started {
             started = true
@@ -49,11 +102,11 @@ final class GenerationWorker: @unchecked Sendable {
             thread.start()
         }
         pending.append(job)
-        metrics.setQueue(waiting: pending.count, running: busy ? 1 : 0)
+        metrics.setQueue(waiting: pending.count, running: runningCount)
         condition.signal()
     }
 
-    /// Stops the thread after the running job; waiting jobs fail with 503.
+    /// Stops the thread after the running step; waiting and running jobs fail with 503.
     func shutdown() {
         condition.lock()
         stopping = true
@@ -65,35 +118,100 @@ final class GenerationWorker: @unchecked Sendable {
     }
 
     private func loop() {
+        var active: [Active] = []
+        var runs: [SequenceRun] = []          // runs[i] belongs to active[i]
+        var ready: [(job: GenerationJob, input: ModelInput)] = []   // prepared, waiting for KV budget
         while true {
+            var taken: [GenerationJob] = []
             condition.lock()
-            while pending.isEmpty && !stopping { condition.wait() }
-            if pending.isEmpty {
+            while pending.isEmpty && active.isEmpty && ready.isEmpty && !stopping { condition.wait() }
+            if stopping {
                 condition.unlock()
+                for job in active.map(\.job) + ready.map(\.job) {
+                    job.continuation.yield(.failed(.overloaded("The server is shutting down")))
+                    job.continuation.finish()
+                }
                 return
             }
-            let job = pending.removeFirst()
-            busy = true
-            metrics.setQueue(waiting: pending.count, running: 1)
+            // Take waiting jobs (oldest first) into free slots.
+            while !pending.isEmpty && active.count + ready.count + taken.count < limits.maxSequences {
+                taken.append(pending.removeFirst())
+            }
             condition.unlock()
 
-            run(job)
-
-            condition.lock()
-            busy = false
-            metrics.setQueue(waiting: pending.count, running: 0)
-            condition.unlock()
+            for job in taken { if let input = prepare(job) { ready.append((job, input)) } }
+            // Start prepared jobs while the KV budget holds their longest sequence (the oldest is never overtaken;
+            // with nothing running the oldest starts whatever its size: its context bounds it).
+            while let next = ready.first {
+                let bytes = reservation(next.input, next.job)
+                guard reservedBytes + bytes <= limits.kvBudgetBytes || active.isEmpty else { break }
+                ready.removeFirst()
+                if let run = start(next.job, next.input) {
+                    reservedBytes += bytes
+                    active.append(Active(job: next.job, reservedBytes: bytes))
+                    runs.append(run)
+                }
+            }
+            setQueue(waiting: ready.count, running: active.count)
+            step(&active, &runs)
+            // Finished, failed and cancelled requests leave between steps.
+            for i in active.indices.reversed() where runs[i].isFinished {
+                finish(active.remove(at: i), runs.remove(at: i))
+            }
+            setQueue(waiting: ready.count, running: active.count)
         }
     }
 
-    /// Prepares and generates one job, reporting through its start signal and event stream.
-    func run(_ job: GenerationJob) {
+    /// Publishes the queue gauges (`extraWaiting`: prepared jobs held back by the KV budget).
+    private func setQueue(waiting extraWaiting: Int, running: Int) {
+        condition.lock()
+        runningCount = running + extraWaiting
+        metrics.setQueue(waiting: pending.count + extraWaiting, running: running)
+        condition.unlock()
+    }
+
+    /// One scheduler step over the running requests.
+    private func step(_ active: inout [Active], _ runs: inout [SequenceRun]) {
+        // Cancelled requests (client gone) stop before any more work is spent on them.
+        for i in active.indices where active[i].job.cancellation.isCancelled { runs[i].cancel() }
+        // One prompt chunk of the oldest request still prefilling.
+        if let i = runs.firstIndex(where: \.isPrefilling) {
+            model.prefill(&runs[i], tokenLimit: LanguageModel.prefillChunk)
+        }
+        // One token for every request whose logits are ready.
+        for i in active.indices where runs[i].canSample {
+            let chunk = runs[i].sampleNext()
+            let now = ContinuousClock.now
+            if let last = active[i].last {
+                metrics.observeTimePerOutputToken(Self.seconds(now - last))
+            } else {
+                metrics.observeTimeToFirstToken(Self.seconds(now - active[i].job.arrival))
+            }
+            active[i].last = now
+            metrics.addCompletionToken()
+            active[i].job.continuation.yield(.chunk(chunk))
+            active[i].count += 1
+            active[i].job.tokenObserver?(active[i].count)
+            if active[i].job.cancellation.isCancelled { runs[i].cancel() }
+        }
+        // Feed the sampled tokens through the decoder together (each weight matrix read once for all of them).
+        model.decodeStep(&runs)
+    }
+
+    /// Bytes of keys and values a prepared job may hold at its longest (prompt + max tokens, within the context).
+    private func reservation(_ input: ModelInput, _ job: GenerationJob) -> Int {
+        let context = model.configuration.text.maxPositionEmbeddings
+        return min(context, input.tokenIDs.count + job.parameters.maxTokens) * kvBytesPerToken
+    }
+
+    /// Loads the job's media and tokenizes its prompt; nil (the job answered with its error) when that fails.
+    private func prepare(_ job: GenerationJob) -> ModelInput? {
         if job.cancellation.isCancelled {
             metrics.requestCancelled()
             logger.info("queued request dropped: the client disconnected")
             job.fail(APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
                               message: "The client disconnected", type: "cancelled"))
-            return
+            return nil
         }
         let sizes = FirstImageSize()
         var options = job.prepareOptions
@@ -103,49 +221,57 @@ final class GenerationWorker: @unchecked Sendable {
             input = try runBlocking { [model, options] in try await model.prepare(messages: job.messages, options: options) }
         } catch {
             job.fail(Self.apiError(error))
-            return
+            return nil
         }
         guard input.tokenIDs.count <= job.maxPromptTokens else {
             job.fail(.invalidRequest("The prompt has \(input.tokenIDs.count) tokens, more than this server's limit of \(job.maxPromptTokens)",
                                      param: "messages", code: "context_length_exceeded"))
-            return
+            return nil
         }
         let context = model.configuration.text.maxPositionEmbeddings
         guard input.tokenIDs.count < context else {
             job.fail(.invalidRequest("The prompt has \(input.tokenIDs.count) tokens, more than the model's context of \(context) tokens",
                                      param: "messages", code: "context_length_exceeded"))
-            return
+            return nil
+        }
+        job.start.resolve(.success(GenerationStart(promptTokenCount: input.tokenIDs.count, firstImageSize: sizes.value)))
+        return input
+    }
+
+    /// Starts the run of a prepared job from the longest cached prefix (vision features from the cache too).
+    private func start(_ job: GenerationJob, _ input: ModelInput) -> SequenceRun? {
+        guard !job.cancellation.isCancelled else {
+            metrics.requestCancelled()
+            job.continuation.yield(.failed(APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"),
+                                                    message: "The client disconnected", type: "cancelled")))
+            job.continuation.finish()
+            return nil
         }
         metrics.addPromptTokens(input.tokenIDs.count)
-        job.start.resolve(.success(GenerationStart(promptTokenCount: input.tokenIDs.count, firstImageSize: sizes.value)))
-
-        var state = model.makeState()
-        var last: ContinuousClock.Instant?
-        var count = 0
+        let state = prefixCache.lookup(input, model: model) ?? model.makeState()
         do {
-            let result = try model.generate(input, parameters: job.parameters, state: &state) { [metrics] chunk in
-                let now = ContinuousClock.now
-                if let last {
-                    metrics.observeTimePerOutputToken(Self.seconds(now - last))
-                } else {
-                    metrics.observeTimeToFirstToken(Self.seconds(now - job.arrival))
-                }
-                last = now
-                metrics.addCompletionToken()
-                job.continuation.yield(.chunk(chunk))
-                count += 1
-                job.tokenObserver?(count)
-                return !job.cancellation.isCancelled
-            }
-            if result.finishReason == .cancelled {
-                metrics.requestCancelled()
-                logger.info("generation cancelled after \(result.tokenIDs.count) tokens: the client disconnected")
-            }
-            job.continuation.yield(.finished(result))
+            let run = try model.startRun(input, parameters: job.parameters, state: state, featureCache: featureCache)
+            metrics.addCachedPromptTokens(run.promptTokenIDs.count - run.newPromptTokens)
+            return run
         } catch {
             job.continuation.yield(.failed(Self.apiError(error)))
+            job.continuation.finish()
+            return nil
         }
-        job.continuation.finish()
+    }
+
+    /// Reports a finished request and keeps its state for later requests sharing its prefix.
+    private func finish(_ a: Active, _ run: SequenceRun) {
+        reservedBytes -= a.reservedBytes
+        let result = run.result
+        if result.finishReason == .cancelled {
+            metrics.requestCancelled()
+            logger.info("generation cancelled after \(result.tokenIDs.count) tokens: the client disconnected")
+        }
+        // Cached before the client hears of the end, so its next turn finds the prefix.
+        prefixCache.insert(run.state)
+        a.job.continuation.yield(.finished(result))
+        a.job.continuation.finish()
     }
 
     /// The API error for a failure while preparing or generating (input problems are 400s).

@@ -27,8 +27,19 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxPixelsPerImage: Int
     /// Most prompt tokens (after image placeholders are expanded) in one request.
     public var maxPromptTokens: Int
-    /// Most requests waiting behind the one being generated; more are refused with 503.
+    /// Most requests waiting for a free sequence slot; more are refused with 503.
     public var maxQueueLength: Int
+    /// Sequences generated together (continuous batching).
+    public var maxSequences: Int = 8
+    /// Keys and values the running sequences may reach together at their longest (prompt + max tokens), MiB;
+    /// requests beyond it wait.
+    public var kvBudgetMiB: Int = 4096
+    /// Keys and values of finished sequences kept for requests that share their prefix, MiB (0: off).
+    public var prefixCacheMiB: Int = 1024
+    /// Vision-encoder outputs kept for images and videos seen again, MiB (0: off).
+    public var visionCacheMiB: Int = 256
+    /// Seconds a draining server (SIGTERM) waits for running requests before it stops anyway.
+    public var drainTimeoutSeconds: Double = 300
 
     public init(host: String = "127.0.0.1", port: Int = 8080, modelName: String? = nil, allowLocalMedia: URL? = nil,
                 allowRemoteMedia: Bool = false, maxBodyBytes: Int = 32 << 20, maxImagesPerRequest: Int = 8,
@@ -55,6 +66,11 @@ public struct ServerOptions: Sendable, Equatable {
         try check(maxPixelsPerImage >= 784, "max pixels per image must be ≥ 784, one 28×28 cell (got \(maxPixelsPerImage))")
         try check(maxPromptTokens >= 1, "max prompt tokens must be ≥ 1 (got \(maxPromptTokens))")
         try check(maxQueueLength >= 0, "max queue length must be ≥ 0 (got \(maxQueueLength))")
+        try check((1...256).contains(maxSequences), "max sequences must be in 1...256 (got \(maxSequences))")
+        try check(kvBudgetMiB >= 1, "the KV budget must be at least 1 MiB (got \(kvBudgetMiB))")
+        try check(prefixCacheMiB >= 0, "the prefix cache size must be ≥ 0 MiB (got \(prefixCacheMiB))")
+        try check(visionCacheMiB >= 0, "the vision cache size must be ≥ 0 MiB (got \(visionCacheMiB))")
+        try check(drainTimeoutSeconds >= 0, "the drain timeout must be ≥ 0 s (got \(drainTimeoutSeconds))")
         if let dir = allowLocalMedia {
             var isDirectory: ObjCBool = false
             try check(FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDirectory) && isDirectory.boolValue,

@@ -16,7 +16,10 @@ struct ServeCommand: AsyncParsableCommand {
           qwenvl serve --model DIR --allow-local-media ~/Pictures
         Images come as data: URLs; local paths and file:// URLs are read only
         inside --allow-local-media, http(s) URLs only with --allow-remote-media.
-        Requests are generated one at a time, in arrival order.
+        Up to --max-sequences requests are generated together (continuous batching);
+        prompts sharing a prefix with an earlier request reuse its keys and values,
+        images seen before reuse their encoder outputs. SIGTERM drains: /health
+        turns 503 "draining", new requests get 503, running ones finish.
         """)
 
     @Option(help: "Checkpoint folder (HuggingFace layout).") var model: String
@@ -33,13 +36,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-pixels"), help: "Largest image area after resizing, in pixels (1003520 = 1280·28·28).")
     var maxPixels = ServerOptions.defaultMaxPixelsPerImage
     @Option(name: .customLong("max-prompt-tokens"), help: "Most prompt tokens per request (images included).") var maxPromptTokens = 16384
-    @Option(name: .customLong("max-queue"), help: "Most requests waiting for the model; more get 503.") var maxQueue = 64
+    @Option(name: .customLong("max-queue"), help: "Most requests waiting for a free sequence slot; more get 503.") var maxQueue = 64
+    @Option(name: .customLong("max-sequences"), help: "Sequences generated together (continuous batching).") var maxSequences = 8
+    @Option(name: .customLong("kv-budget-mib"), help: "KV memory the running sequences may reach together, MiB; beyond it requests wait.")
+    var kvBudgetMiB = 4096
+    @Option(name: .customLong("kv-cache-mib"), help: "KV memory kept for prompt prefixes of finished requests, MiB (0: off).")
+    var kvCacheMiB = 1024
+    @Option(name: .customLong("vision-cache-mib"), help: "Vision-encoder outputs kept for repeated images/videos, MiB (0: off).")
+    var visionCacheMiB = 256
+    @Option(name: .customLong("drain-timeout"), help: "Seconds a draining server waits for running requests.") var drainTimeout = 300.0
 
     func run() async throws {
         var options = ServerOptions(host: host, port: port, modelName: servedModelName, allowRemoteMedia: allowRemoteMedia,
                                     maxBodyBytes: maxBodyBytes, maxImagesPerRequest: maxImages, maxPixelsPerImage: maxPixels,
                                     maxPromptTokens: maxPromptTokens, maxQueueLength: maxQueue)
         options.allowLocalMedia = allowLocalMedia.map { URL(fileURLWithPath: $0) }
+        options.maxSequences = maxSequences
+        options.kvBudgetMiB = kvBudgetMiB
+        options.prefixCacheMiB = kvCacheMiB
+        options.visionCacheMiB = visionCacheMiB
+        options.drainTimeoutSeconds = drainTimeout
         let server: OpenAIServer
         do {
             try options.validate()

@@ -82,11 +82,15 @@ final class ServerUnitTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse(JSONOutput.string(value)), value)
     }
 
-    /// Jobs run one at a time in the order they were submitted; a full queue refuses more with 503.
+    /// With one sequence slot, jobs run one at a time in the order they were submitted; a full queue refuses more
+    /// with 503.
     func testArrivalOrderAndQueueLimit() async throws {
         let model = try ServerFixtures.model()
         let metrics = ServerMetrics()
-        let worker = GenerationWorker(model: model, metrics: metrics, maxQueueLength: 3)
+        var limits = GenerationWorker.Limits()
+        limits.maxSequences = 1
+        limits.maxQueueLength = 3
+        let worker = GenerationWorker(model: model, metrics: metrics, limits: limits)
         defer { worker.shutdown() }
         var parameters = model.generationDefaults
         parameters.maxTokens = 2
@@ -125,7 +129,9 @@ final class ServerUnitTests: XCTestCase {
     func testCancellationStopsWithinOneToken() async throws {
         let model = try ServerFixtures.model()
         let metrics = ServerMetrics()
-        let worker = GenerationWorker(model: model, metrics: metrics, maxQueueLength: 8)
+        var limits = GenerationWorker.Limits()
+        limits.maxSequences = 1
+        let worker = GenerationWorker(model: model, metrics: metrics, limits: limits)
         defer { worker.shutdown() }
         var parameters = model.generationDefaults
         parameters.maxTokens = 5000
