@@ -8,7 +8,8 @@ import QwenVLTokenizer
 /// An OpenAI-compatible HTTP server for one loaded Qwen2-VL model.
 ///
 /// Routes: `POST /v1/chat/completions` (whole or streamed), `GET /v1/models`, `GET /v1/models/{id}`,
-/// `GET /health`, `GET /metrics` (Prometheus text). Requests are generated one at a time in arrival order on a
+/// `GET /health`, `GET /metrics` (Prometheus text), and the chat web page at `GET /` unless
+/// ``ServerOptions/serveWebUI`` is off. Requests are generated one at a time in arrival order on a
 /// dedicated thread; every error is answered with OpenAI's error JSON.
 ///
 /// ```swift
@@ -56,6 +57,7 @@ public final class OpenAIServer: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }
+        if options.serveWebUI { WebUIAssets.addRoutes(to: router) }
         return router
     }
 

@@ -29,6 +29,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxPromptTokens: Int
     /// Most requests waiting behind the one being generated; more are refused with 503.
     public var maxQueueLength: Int
+    /// Whether `GET /` serves the chat web page (and its assets under `/webui/`); `qwenvl serve --no-ui` turns it off.
+    public var serveWebUI = true
 
     public init(host: String = "127.0.0.1", port: Int = 8080, modelName: String? = nil, allowLocalMedia: URL? = nil,
                 allowRemoteMedia: Bool = false, maxBodyBytes: Int = 32 << 20, maxImagesPerRequest: Int = 8,

@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve a checkpoint over an OpenAI-compatible HTTP API.",
         discussion: """
         Routes: POST /v1/chat/completions (whole or streamed), GET /v1/models,
-        GET /health, GET /metrics (Prometheus).
+        GET /health, GET /metrics (Prometheus), and a chat web page at /
+        (turn it off with --no-ui).
         Examples:
           qwenvl serve --model Qwen2-VL-2B-Instruct --port 8080
           qwenvl serve --model DIR --allow-local-media ~/Pictures
@@ -34,12 +35,14 @@ struct ServeCommand: AsyncParsableCommand {
     var maxPixels = ServerOptions.defaultMaxPixelsPerImage
     @Option(name: .customLong("max-prompt-tokens"), help: "Most prompt tokens per request (images included).") var maxPromptTokens = 16384
     @Option(name: .customLong("max-queue"), help: "Most requests waiting for the model; more get 503.") var maxQueue = 64
+    @Flag(name: .customLong("no-ui"), help: "Do not serve the chat web page at /.") var noUI = false
 
     func run() async throws {
         var options = ServerOptions(host: host, port: port, modelName: servedModelName, allowRemoteMedia: allowRemoteMedia,
                                     maxBodyBytes: maxBodyBytes, maxImagesPerRequest: maxImages, maxPixelsPerImage: maxPixels,
                                     maxPromptTokens: maxPromptTokens, maxQueueLength: maxQueue)
         options.allowLocalMedia = allowLocalMedia.map { URL(fileURLWithPath: $0) }
+        options.serveWebUI = !noUI
         let server: OpenAIServer
         do {
             try options.validate()
