@@ -24,6 +24,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -134,7 +135,9 @@ def driver(downloads):
 
 
 def wait(driver, condition, timeout=TIMEOUT, message=""):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d), message)
+    # The page re-renders the conversation when an answer ends, so an element found a moment ago may be gone.
+    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)) \
+        .until(lambda d: condition(d), message)
 
 
 def open_page(driver):
@@ -148,8 +151,11 @@ def last_message(driver, role):
 
 
 def wait_answer(driver, states=("done", "error", "stopped"), timeout=TIMEOUT):
-    return wait(driver, lambda d: (m := last_message(d, "assistant")) is not None and m.get_attribute("data-state") in states and m,
-                timeout, "no finished answer")
+    """The last answer once it has ended (one script call, so the element is the final render)."""
+    return wait(driver, lambda d: d.execute_script("""
+        const all = document.querySelectorAll("li.message[data-role='assistant']");
+        const last = all[all.length - 1];
+        return last && arguments[0].includes(last.dataset.state) ? last : null""", list(states)), timeout, "no finished answer")
 
 
 def text_of(driver, element):
@@ -281,8 +287,8 @@ def test_imported_conversation_draws_boxes_at_original_image_pixels(driver, tmp_
 
     quad = answer.find_element(By.CSS_SELECTOR, ".figure polygon")
     expected_quad = [(x / 1000 * width, y / 1000 * height) for x, y in QUAD[1]]
-    got_quad = [tuple(map(float, p.split(","))) for p in quad.get_attribute("points").split()]
-    assert got_quad == pytest.approx(expected_quad, abs=0.005)
+    got_quad = [float(v) for p in quad.get_attribute("points").split() for v in p.split(",")]
+    assert got_quad == pytest.approx([v for point in expected_quad for v in point], abs=0.005)
     quad_rect = driver.execute_script("return arguments[0].getBoundingClientRect().toJSON()", quad)
     xs, ys = [x for x, _ in expected_quad], [y for _, y in expected_quad]
     assert [(quad_rect["left"] - img_rect["left"]) * scale, (quad_rect["top"] - img_rect["top"]) * scale,
@@ -292,10 +298,10 @@ def test_imported_conversation_draws_boxes_at_original_image_pixels(driver, tmp_
     # Hovering a box highlights the words naming it, and hovering the words highlights the box.
     refs = answer.find_elements(By.CSS_SELECTOR, ".text .ref")
     assert [r.text for r in refs] == [b[0] for b in BOXES] + [QUAD[0]]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)  # clear of the sticky composer
     ActionChains(driver).move_to_element(boxes[1]).perform()
     wait(driver, lambda d: "active" in refs[1].get_attribute("class").split(), 5, "hovered box did not mark its label")
     assert "active" not in refs[0].get_attribute("class").split()
-    save_screenshot(driver, "webui-boxes.png")
     ActionChains(driver).move_to_element(refs[0]).perform()
     wait(driver, lambda d: "active" in boxes[0].get_attribute("class").split(), 5, "hovered label did not mark its box")
     assert "active" not in boxes[1].get_attribute("class").split()
@@ -440,8 +446,26 @@ def test_phone_width_has_no_horizontal_scroll(driver, tmp_path):
                                          driver.find_element(By.ID, element_id))
             assert 0 <= rect["left"] and rect["right"] <= 375, (element_id, rect)
         driver.execute_script("document.getElementById('settings').open = false")
-        figure = driver.find_element(By.CSS_SELECTOR, ".figure")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", figure)
-        save_screenshot(driver, "webui-phone.png")
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.skipif(not SCREENSHOTS, reason="QWENVL_SCREENSHOTS is not set")
+def test_save_screenshots(driver, tmp_path):
+    """The README's pictures: a grounded answer on a desktop-width window, then the same on a phone."""
+    saved = [m for m in conversation() if m["role"] != "tool" and not m.get("tool_calls")]
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(saved))
+    for name, metrics_override in [("webui-desktop.png", {"width": 1100, "height": 860, "mobile": False}),
+                                   ("webui-phone.png", {"width": 375, "height": 760, "mobile": True})]:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"deviceScaleFactor": 1, **metrics_override})
+        try:
+            open_page(driver)
+            driver.find_element(By.ID, "import-input").send_keys(str(path))
+            wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".figure [data-box]")) >= 4, message="no boxes drawn")
+            box = driver.find_elements(By.CSS_SELECTOR, ".figure div.box")[1]
+            driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+            ActionChains(driver).move_to_element(box).perform()
+            save_screenshot(driver, name)
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

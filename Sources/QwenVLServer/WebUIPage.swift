@@ -70,12 +70,14 @@ enum WebUIPage {
             <input type="file" id="image-input" accept="image/*" multiple hidden>
             <input type="file" id="video-input" accept="video/*" hidden>
             <label for="prompt" class="visually-hidden">Message</label>
-            <textarea id="prompt" rows="1" placeholder="Message (Enter sends, Shift+Enter for a new line)"
-                      aria-describedby="status"></textarea>
+            <textarea id="prompt" rows="1" placeholder="Message…" aria-describedby="keys status"></textarea>
             <button type="button" id="send-button" class="primary" aria-label="Send (Enter)">Send</button>
             <button type="button" id="stop-button" class="danger" aria-label="Stop generating (Escape)" hidden>Stop</button>
           </div>
-          <p id="status" class="status" role="status" aria-live="polite"></p>
+          <div class="status-line">
+            <p id="status" class="status" role="status" aria-live="polite"></p>
+            <p id="keys" class="keys">Enter sends · Shift+Enter new line · Esc stops</p>
+          </div>
         </footer>
         <div id="drop-overlay" class="drop-overlay" hidden><p>Drop images or a video to attach</p></div>
         </body>

@@ -395,6 +395,7 @@ enum WebUIScript {
                 div.style.left = `${x1 / W * 100}%`; div.style.top = `${y1 / H * 100}%`;
                 div.style.width = `${(x2 - x1) / W * 100}%`; div.style.height = `${(y2 - y1) / H * 100}%`;
                 if (y1 / H < 0.06) div.classList.add("tag-inside");
+                if (x1 / W > 0.55) div.classList.add("tag-right");  // keep the label inside the picture's width
                 figure.append(div);
                 if (b.kind === "quad") {
                   const poly = document.createElementNS(svgNS, "polygon");
@@ -755,7 +756,7 @@ enum WebUIScript {
             const card = list?.data?.[0];
             if (!card) throw new Error("no model listed");
             state.modelID = card.id;
-            els.model.textContent = `${card.id}${card.max_model_len ? ` · context ${card.max_model_len}` : ""}`;
+            els.model.replaceChildren(card.id, card.max_model_len ? el("span", { class: "context", text: ` · context ${card.max_model_len}` }) : "");
           }).catch((error) => { els.model.textContent = `model unknown (${error.message})`; });
 
           // For tests and the console.

@@ -35,7 +35,7 @@ enum WebUIStyle {
         .brand { display: flex; align-items: center; gap: 10px; min-width: 0; }
         .brand h1 { font-size: 17px; margin: 0; line-height: 1.1; }
         .model { margin: 0; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
-        .actions { display: flex; gap: 6px; flex-wrap: wrap; justify-content: flex-end; }
+        .actions { display: flex; gap: 6px; flex: none; }
 
         button {
           border: 1px solid var(--line); background: var(--panel); border-radius: 10px; padding: 7px 14px;
@@ -101,6 +101,8 @@ enum WebUIStyle {
           text-overflow: ellipsis; text-shadow: 0 1px 1px rgba(0, 0, 0, .4);
         }
         .box.tag-inside .tag { bottom: auto; top: 0; border-radius: 0 0 4px 0; }
+        .box.tag-right .tag { left: auto; right: -2px; border-radius: 4px 4px 0 4px; }
+        .box.tag-right.tag-inside .tag { border-radius: 0 0 0 4px; }
         .box.active, .box:hover { background: color-mix(in srgb, var(--c) 28%, transparent); z-index: 2; }
         .figure polygon { fill: transparent; stroke: var(--c); stroke-width: 2; vector-effect: non-scaling-stroke; }
         .figure polygon.active { fill: color-mix(in srgb, var(--c) 28%, transparent); }
@@ -132,8 +134,11 @@ enum WebUIStyle {
           flex: 1; min-width: 0; resize: none; max-height: 200px; border: 1px solid var(--line); border-radius: 12px;
           padding: 9px 12px; background: var(--bg); line-height: 1.4;
         }
+        .composer textarea:focus-visible { outline: 2px solid var(--accent); outline-offset: 0; border-color: transparent; }
         .composer .primary, .composer .danger { height: 40px; flex: none; }
-        .status { min-height: 1.2em; margin-top: 4px; margin-bottom: 0; font-size: 12px; color: var(--muted); }
+        .status-line { display: flex; justify-content: space-between; gap: 12px; margin-top: 4px; font-size: 12px; color: var(--muted); }
+        .status { min-height: 1.2em; margin: 0; overflow-wrap: anywhere; min-width: 0; }
+        .keys { margin: 0; flex: none; }
         .attachments { list-style: none; display: flex; flex-wrap: wrap; gap: 8px; padding: 0; margin-top: 0; margin-bottom: 8px; }
         .attachments:empty { display: none; }
         .attachments li { position: relative; }
@@ -153,7 +158,9 @@ enum WebUIStyle {
 
         @media (max-width: 560px) {
           .bar { padding: 8px 10px; }
-          .actions button { padding: 6px 9px; font-size: 13px; }
+          .actions { gap: 4px; }
+          .actions button { padding: 6px 8px; font-size: 13px; }
+          .model .context, .keys { display: none; }
           main { padding: 10px 10px 20px; }
           .composer { padding: 8px 10px 6px; }
           .composer .row { gap: 6px; }
