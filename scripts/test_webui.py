@@ -316,6 +316,62 @@ def test_imported_conversation_draws_boxes_at_original_image_pixels(driver, tmp_
     assert not severe_console_errors(driver)
 
 
+def test_video_frames_read_in_the_browser_give_qwenvl_generates_answer(driver, tmp_path, downloads):
+    """A video picked in the page goes out as a frame list of data: URLs; the exported turn replayed through
+    `qwenvl generate --messages` gives the same answer."""
+    open_page(driver)
+    open_settings(driver)
+    set_field(driver, "temperature", "0")
+    set_field(driver, "max-tokens", "3")
+    driver.find_element(By.ID, "video-input").send_keys(str(ROOT / "Tests" / "Fixtures" / "video" / "h264.mp4"))
+    thumb = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#attachments .video-thumb"), message="no video attachment")[0]
+    frames = int(re.search(r"(\d+) frames", thumb.text).group(1))
+    assert frames >= 4 and frames % 2 == 0, thumb.text
+    prompt = driver.find_element(By.ID, "prompt")
+    prompt.send_keys("What happens in this video?")
+    prompt.send_keys(Keys.ENTER)
+    answer = wait_answer(driver, timeout=300)
+    assert answer.get_attribute("data-state") == "done", answer.text
+
+    for old in downloads.glob("*.json"):
+        old.unlink()
+    driver.find_element(By.ID, "export-button").click()
+    exported = wait(driver, lambda d: next(iter(downloads.glob("qwenvl-chat-*.json")), None), 20, "no export")
+    saved = json.loads(exported.read_text())
+    assert [m["role"] for m in saved] == ["user", "assistant"]
+    video = saved[0]["content"][0]
+    assert video["type"] == "video" and len(video["video"]) == frames
+    assert all(f.startswith("data:image/jpeg;base64,") for f in video["video"])
+    assert saved[1]["content"] == text_of(driver, answer)
+    question = tmp_path / "question.json"
+    question.write_text(json.dumps(saved[:1]))
+    cli = subprocess.run([BIN, "generate", "--model", MODEL, "--messages", str(question), "--temperature", "0",
+                          "--max-tokens", "3", "--json"], capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(cli.stdout.strip().splitlines()[-1])["text"] == text_of(driver, answer)
+
+
+def test_streamed_boxes_mark_the_same_text_as_markup(driver):
+    """A streamed answer loses its special tokens and gets `boxes` in its last chunk; the page must then link the
+    same label and coordinate spans as it does for the markup of an imported answer."""
+    open_page(driver)
+    result = driver.execute_script("""
+        const raw = arguments[0];
+        const parsed = window.qwenvl.parseGrounding(raw);
+        const field = parsed.boxes.map((b) => ({label: b.label, kind: b.kind, box: b.points.flat()}));
+        const streamed = raw.replace(/<\\|[a-z_]+\\|>/g, "");
+        const located = window.qwenvl.locateBoxes(streamed, field.map((b) => ({label: b.label, kind: b.kind,
+            points: [[b.box[0], b.box[1]], [b.box[2], b.box[3]]].concat(b.kind === "quad" ? [[b.box[4], b.box[5]], [b.box[6], b.box[7]]] : [])})));
+        const key = (m) => `${m.kind} ${m.start} ${m.end} ${m.boxes.join(",")}`;
+        return {text: parsed.text, streamed, parsed: parsed.marks.map(key).sort(), located: located.map(key).sort(),
+                boxes: parsed.boxes};
+    """, grounded_answer())
+    assert result["text"] == result["streamed"]
+    assert result["located"] == result["parsed"]
+    assert len(result["parsed"]) == 8
+    assert [(b["label"], b["kind"], b["points"]) for b in result["boxes"]] == \
+        [(label, "box", [list(p) for p in points]) for label, _, points in BOXES] + [(QUAD[0], "quad", [list(p) for p in QUAD[1]])]
+
+
 def start_long_answer(driver, prompt_text):
     prompt = driver.find_element(By.ID, "prompt")
     prompt.send_keys(prompt_text)
