@@ -372,6 +372,41 @@ def test_streamed_boxes_mark_the_same_text_as_markup(driver):
         [(label, "box", [list(p) for p in points]) for label, _, points in BOXES] + [(QUAD[0], "quad", [list(p) for p in QUAD[1]])]
 
 
+def test_image_paths_get_a_reattach_placeholder_and_drop_and_paste_attach(driver, tmp_path):
+    open_page(driver)
+    saved = conversation()
+    saved[1]["content"][0]["image"] = "/home/someone/Pictures/photo.jpg"   # what /save writes for a local file
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(saved))
+    driver.find_element(By.ID, "import-input").send_keys(str(path))
+    placeholder = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "li.message.user .placeholder"), message="no placeholder")[0]
+    assert "/home/someone/Pictures/photo.jpg" in placeholder.text
+    assert not driver.find_elements(By.CSS_SELECTOR, ".figure"), "no picture to draw the boxes on"
+    assert "attach the image" in last_message(driver, "assistant").text
+    placeholder.find_element(By.TAG_NAME, "button").click()
+    driver.find_element(By.ID, "reattach-input").send_keys(str(PHOTO))
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".figure div.box")) == 4, message="boxes not drawn after re-attaching")
+    assert driver.find_element(By.CSS_SELECTOR, "li.message.user .media img").get_attribute("src") == data_url(PHOTO)
+
+    # Drag and drop, then paste: both attach the file as a data: URL.
+    payload = base64.b64encode(PHOTO.read_bytes()).decode()
+    for event in ["drop", "paste"]:
+        driver.execute_script("""
+            const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], "photo.jpg", {type: "image/jpeg"}));
+            if (arguments[1] === "drop") {
+              window.dispatchEvent(new DragEvent("dragenter", {dataTransfer: data, bubbles: true}));
+              window.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+            } else {
+              document.getElementById("prompt").dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+            }""", payload, event)
+        count = 1 if event == "drop" else 2
+        wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#attachments li img")) == count, 10, f"{event} did not attach")
+        assert driver.find_elements(By.CSS_SELECTOR, "#attachments li img")[-1].get_attribute("src") == data_url(PHOTO)
+        assert not driver.find_element(By.ID, "drop-overlay").is_displayed()
+
+
 def start_long_answer(driver, prompt_text):
     prompt = driver.find_element(By.ID, "prompt")
     prompt.send_keys(prompt_text)

@@ -69,6 +69,7 @@ enum WebUIPage {
             </button>
             <input type="file" id="image-input" accept="image/*" multiple hidden>
             <input type="file" id="video-input" accept="video/*" hidden>
+            <input type="file" id="reattach-input" accept="image/*" hidden>
             <label for="prompt" class="visually-hidden">Message</label>
             <textarea id="prompt" rows="1" placeholder="Message…" aria-describedby="keys status"></textarea>
             <button type="button" id="send-button" class="primary" aria-label="Send (Enter)">Send</button>

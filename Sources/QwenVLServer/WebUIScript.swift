@@ -15,7 +15,7 @@ enum WebUIScript {
           const els = {
             messages: $("messages"), prompt: $("prompt"), send: $("send-button"), stop: $("stop-button"),
             status: $("status"), attachments: $("attachments"), imageInput: $("image-input"), videoInput: $("video-input"),
-            importInput: $("import-input"), system: $("system-prompt"), temperature: $("temperature"),
+            importInput: $("import-input"), reattachInput: $("reattach-input"), system: $("system-prompt"), temperature: $("temperature"),
             maxTokens: $("max-tokens"), model: $("model-name"), overlay: $("drop-overlay"),
           };
           const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0aa6b8", "#d6338a", "#7a9a01",
@@ -325,7 +325,7 @@ enum WebUIScript {
             const box = el("div", { class: "placeholder" },
               el("span", { text: `Image not available in the browser: ${String(part.image).slice(0, 120)}` }));
             box.append(el("button", { type: "button", text: "Re-attach…", "aria-label": "Re-attach this image from a file",
-              onclick: () => pickFile("image/*", async (file) => {
+              onclick: () => pickFile(async (file) => {
                 const url = await readDataURL(file);
                 const parts = Array.isArray(message.content) ? message.content : [];
                 const target = parts.filter((p) => p && typeof p === "object" && (p.image !== undefined || p.image_url !== undefined))[countImagesBefore(message, k)];
@@ -443,11 +443,17 @@ enum WebUIScript {
             });
           }
 
-          function pickFile(accept, handle) {
-            const input = el("input", { type: "file", accept });
-            input.addEventListener("change", () => { if (input.files?.[0]) handle(input.files[0]); });
-            input.click();
+          /** Opens the re-attach file picker; `handle` receives the file chosen. */
+          let reattach = null;
+          function pickFile(handle) {
+            reattach = handle;
+            els.reattachInput.click();
           }
+          els.reattachInput.addEventListener("change", () => {
+            const file = els.reattachInput.files?.[0];
+            if (file && reattach) reattach(file);
+            els.reattachInput.value = "";
+          });
 
           async function addFiles(files) {
             for (const file of files) {
