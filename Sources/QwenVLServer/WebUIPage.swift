@@ -49,8 +49,7 @@ enum WebUIPage {
             </div>
           </details>
 
-          <ol id="messages" class="messages" aria-label="Conversation" aria-live="polite" aria-relevant="additions text">
-          </ol>
+          <ol id="messages" class="messages" aria-label="Conversation" aria-live="polite" aria-relevant="additions text"></ol>
           <div id="empty" class="empty">
             <h2>Ask about an image</h2>
             <p>Attach a picture (button, drag and drop, or paste), type a question and press Enter.

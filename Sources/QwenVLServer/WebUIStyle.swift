@@ -58,6 +58,7 @@ enum WebUIStyle {
         .settings .wide { grid-column: 1 / -1; }
         .settings input, .settings textarea {
           border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; background: var(--bg); width: 100%;
+          color: var(--text);
         }
         .settings textarea { resize: vertical; }
 
@@ -120,7 +121,8 @@ enum WebUIStyle {
         .message.tool .bubble { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
 
         .note { font-size: 12px; color: var(--muted); margin-bottom: 4px; }
-        .timings { font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; }
+        .timings { font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; margin-top: 8px; padding-top: 6px;
+                   border-top: 1px solid var(--line); }
         .error { border: 1px solid var(--danger); color: var(--danger); background: color-mix(in srgb, var(--danger) 8%, var(--panel));
                  border-radius: 10px; padding: 8px 12px; margin-top: 6px; overflow-wrap: anywhere; }
 
