@@ -350,6 +350,47 @@ def test_video_frames_read_in_the_browser_give_qwenvl_generates_answer(driver, t
     assert json.loads(cli.stdout.strip().splitlines()[-1])["text"] == text_of(driver, answer)
 
 
+REF, REF_END, BOX, BOX_END, QUAD_START, QUAD_END = ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+                                                     "<|box_end|>", "<|quad_start|>", "<|quad_end|>")
+
+
+def labelled(label, body):
+    return REF + label + REF_END + BOX + body + BOX_END
+
+
+# (model output, expected [(label, kind, points)]) under the rules of Sources/QwenVL/Grounding.swift (spec §9), the
+# cases of Tests/QwenVLTests/GroundingTests.swift.
+PARSER_CASES = [
+    (labelled("the cat", "(120,340),(560,910)"), [("the cat", "box", [[120, 340], [560, 910]])]),
+    ("Here: " + REF + " cars " + REF_END + BOX + "(1,2),(3,4)" + BOX_END + BOX + "(10,20),(30,40)" + BOX_END + ", " + BOX
+     + "(5,6),(7,8)" + BOX_END + " and " + labelled("a dog", "(500,500),(999,999)") + ".",
+     [("cars", "box", [[1, 2], [3, 4]]), ("cars", "box", [[10, 20], [30, 40]]), ("cars", "box", [[5, 6], [7, 8]]),
+      ("a dog", "box", [[500, 500], [999, 999]])]),
+    (BOX + "(0,0),(1000,1000)" + BOX_END + " then " + labelled("x", "(1,1),(2,2)") + " more words " + BOX + "(3,3),(4,4)"
+     + BOX_END + REF + "  " + REF_END + BOX + "(5,5),(6,6)" + BOX_END,
+     [(None, "box", [[0, 0], [1000, 1000]]), ("x", "box", [[1, 1], [2, 2]]), (None, "box", [[3, 3], [4, 4]]),
+      (None, "box", [[5, 5], [6, 6]])]),
+    (REF + "sign" + REF_END + QUAD_START + "(10,20),(300,25),(310,90),(5,80)" + QUAD_END + QUAD_START + "(1,2),(3,4)" + QUAD_END,
+     [("sign", "quad", [[10, 20], [300, 25], [310, 90], [5, 80]])]),
+    (REF + "\n  tree\t" + REF_END + "\n" + BOX + " ( 700 ,\n 900 ) ,\n( 100, 50 ) " + BOX_END + BOX
+     + "(-5,+20)(1500,99999999999999999999999)" + BOX_END,
+     [("tree", "box", [[100, 50], [700, 900]]), ("tree", "box", [[0, 20], [1000, 1000]])]),
+    (BOX + "(1,2),(3,4)" + BOX + "(5,6),(7,8)" + BOX_END + BOX_END + REF_END + REF + "never closed" + BOX + "(9,9),(10,10)"
+     + BOX_END + QUAD_START + "(1,1),(2,2),(3,3),(4,4)" + BOX_END,
+     [(None, "box", [[5, 6], [7, 8]]), (None, "box", [[9, 9], [10, 10]])]),
+] + [(labelled("bad", body) + " " + labelled("ok", "(1,2),(3,4)"), [("ok", "box", [[1, 2], [3, 4]])]) for body in [
+    "(10,20),(200,300", "(10,20),200,300)", "(10.5,20),(200,300)", "(a,b),(c,d)", "(10,20)", "(1,2),(3,4),(5,6)",
+    "(10 20),(200,300)", "", "   ", "(10,20),(200,300),", "[10,20,200,300]", "(10,20);(200,300)", "(1e3,2),(3,4)"]]
+
+
+def test_page_parser_follows_the_grounding_rules(driver):
+    open_page(driver)
+    got = driver.execute_script("return arguments[0].map((t) => window.qwenvl.parseGrounding(t).boxes)",
+                                [text for text, _ in PARSER_CASES])
+    for (text, expected), boxes in zip(PARSER_CASES, got):
+        assert [(b["label"], b["kind"], b["points"]) for b in boxes] == expected, text
+
+
 def test_streamed_boxes_mark_the_same_text_as_markup(driver):
     """A streamed answer loses its special tokens and gets `boxes` in its last chunk; the page must then link the
     same label and coordinate spans as it does for the markup of an imported answer."""

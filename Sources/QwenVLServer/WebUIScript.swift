@@ -254,6 +254,7 @@ enum WebUIScript {
             const li = el("li", { class: `message ${m.role}`, "data-role": m.role, "data-index": index,
                                   "data-state": m.meta?.state ?? "done" });
             if (m.meta?.failed) li.classList.add("failed");
+            if (m.meta?.state === "streaming") li.setAttribute("aria-busy", "true");  // read once complete
             const who = { user: "You", assistant: "Assistant", system: "System", tool: "Tool result" }[m.role] ?? m.role;
             li.append(el("span", { class: "who", text: who }));
             const bubble = el("div", { class: "bubble" });
