@@ -19,6 +19,8 @@ final class WebUITests: XCTestCase {
             XCTAssertFalse(csp.contains("unsafe-inline"), csp)
             XCTAssertFalse(csp.contains("unsafe-eval"), csp)
             XCTAssertEqual(page.headers[.xContentTypeOptions], "nosniff")
+            XCTAssertEqual(page.headers[try XCTUnwrap(HTTPFields.Element.Name("Referrer-Policy"))], "no-referrer")
+            XCTAssertEqual(page.headers[try XCTUnwrap(HTTPFields.Element.Name("X-Frame-Options"))], "DENY")
             let html = String(buffer: page.body)
             XCTAssertTrue(html.hasPrefix("<!doctype html>"), String(html.prefix(40)))
             XCTAssertTrue(html.contains(#"<script src="/webui/app.js" defer></script>"#))
