@@ -9,10 +9,10 @@ import ServiceLifecycle
 /// An OpenAI-compatible HTTP server for one loaded Qwen2-VL model.
 ///
 /// Routes: `POST /v1/chat/completions` (whole or streamed), `POST /tokenize`, `GET /v1/models`,
-/// `GET /v1/models/{id}`, `GET /health`, `GET /metrics` (Prometheus text). Requests are generated with continuous
-/// batching on a dedicated thread (``GenerationWorker``); every error is answered with OpenAI's error JSON.
-/// SIGTERM drains the server: `/health` turns 503 `draining`, new completions get 503, running ones finish, then
-/// it stops.
+/// `GET /v1/models/{id}`, `GET /health`, `GET /metrics` (Prometheus text), and the chat web page at `GET /` unless
+/// ``ServerOptions/serveWebUI`` is off. Requests are generated with continuous batching on a dedicated thread
+/// (``GenerationWorker``); every error is answered with OpenAI's error JSON. SIGTERM drains the server: `/health`
+/// turns 503 `draining`, new completions get 503, running ones finish, then it stops.
 ///
 /// ```swift
 /// let model = try QwenVLModel.load(from: URL(fileURLWithPath: "Qwen2-VL-2B-Instruct"))
@@ -77,6 +77,7 @@ public final class OpenAIServer: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
         }
+        if options.serveWebUI { WebUIAssets.addRoutes(to: router) }
         return router
     }
 

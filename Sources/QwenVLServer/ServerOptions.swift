@@ -40,6 +40,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var visionCacheMiB: Int = 256
     /// Seconds a draining server (SIGTERM) waits for running requests before it stops anyway.
     public var drainTimeoutSeconds: Double = 300
+    /// Whether `GET /` serves the chat web page (and its assets under `/webui/`); `qwenvl serve --no-ui` turns it off.
+    public var serveWebUI = true
 
     public init(host: String = "127.0.0.1", port: Int = 8080, modelName: String? = nil, allowLocalMedia: URL? = nil,
                 allowRemoteMedia: Bool = false, maxBodyBytes: Int = 32 << 20, maxImagesPerRequest: Int = 8,

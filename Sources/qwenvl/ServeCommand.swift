@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve a checkpoint over an OpenAI-compatible HTTP API.",
         discussion: """
         Routes: POST /v1/chat/completions (whole or streamed), GET /v1/models,
-        GET /health, GET /metrics (Prometheus).
+        GET /health, GET /metrics (Prometheus), and a chat web page at /
+        (turn it off with --no-ui).
         Examples:
           qwenvl serve --model Qwen2-VL-2B-Instruct --port 8080
           qwenvl serve --model DIR --allow-local-media ~/Pictures
@@ -45,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("vision-cache-mib"), help: "Vision-encoder outputs kept for repeated images/videos, MiB (0: off).")
     var visionCacheMiB = 256
     @Option(name: .customLong("drain-timeout"), help: "Seconds a draining server waits for running requests.") var drainTimeout = 300.0
+    @Flag(name: .customLong("no-ui"), help: "Do not serve the chat web page at /.") var noUI = false
 
     func run() async throws {
         var options = ServerOptions(host: host, port: port, modelName: servedModelName, allowRemoteMedia: allowRemoteMedia,
@@ -56,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.prefixCacheMiB = kvCacheMiB
         options.visionCacheMiB = visionCacheMiB
         options.drainTimeoutSeconds = drainTimeout
+        options.serveWebUI = !noUI
         let server: OpenAIServer
         do {
             try options.validate()
