@@ -36,6 +36,8 @@ public struct GenerationResult: Sendable {
     public var timings: GenerationTimings
     /// Logits of the last prompt position before any processing: [vocab].
     public var promptLogits: [Float]
+    /// Cost of constrained decoding, when ``GenerationParameters/constraint`` was set.
+    public var constraintStatistics: ConstraintStatistics? = nil
 }
 
 /// Progress of a long stage, for progress bars.
@@ -147,8 +149,14 @@ extension QwenVLModel {
         let holdBack = max(0, (parameters.stopStrings.map(\.count).max() ?? 0) - 1)
         var finish = FinishReason.length
         let decodeStart = Date()
+        // Constrained decoding: disallowed tokens −∞ before sampling, the automaton advanced by the chosen token.
+        var constrained = parameters.constraint.map {
+            ConstrainedDecoder(constraint: $0, tokenizer: tokenizer, endTokenIDs: parameters.eosTokenIDs)
+        }
         while generated.count < maxTokens {
+            constrained?.maskLogits(&logits)
             let token = Sampler.next(logits, history: state.tokens, parameters: parameters, rng: &rng)
+            constrained?.advance(token)
             generated.append(token)
             state.tokens.append(token)
             text += decoder.push(token)
@@ -177,7 +185,7 @@ extension QwenVLModel {
         timings.decodeSeconds = Date().timeIntervalSince(decodeStart)
         timings.decodeTokens = generated.count
         return GenerationResult(promptTokenIDs: tokens, tokenIDs: generated, text: text, finishReason: finish,
-                                timings: timings, promptLogits: promptLogits)
+                                timings: timings, promptLogits: promptLogits, constraintStatistics: constrained?.statistics)
     }
 
     /// Encodes the images and videos not already in the cache and overwrites their placeholder rows in
