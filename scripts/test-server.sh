@@ -12,9 +12,9 @@ SCRATCH=${QWENVL_SCRATCH:-$ROOT/.build}
 VENV=${QWENVL_TEST_VENV:-$ROOT/.build/test-server-venv}
 MODEL=$ROOT/Tests/Fixtures/tiny-f32
 
-if ! "$VENV/bin/python" -c "import openai, pytest" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import openai, pytest, jsonschema" 2>/dev/null; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check openai pytest
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check openai pytest jsonschema
 fi
 
 swift build --scratch-path "$SCRATCH" --product qwenvl
