@@ -67,7 +67,7 @@ start_server "$WORK/media.log" --allow-local-media "$WORK/media/allowed" >"$WORK
 
 status=0
 QWENVL_BIN=$BIN QWENVL_MODEL=$MODEL QWENVL_URL=$(cat "$WORK/plain.url") QWENVL_MEDIA_URL=$(cat "$WORK/media.url") \
-QWENVL_MEDIA_DIR="$WORK/media/allowed" timeout 900 "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_server.py \
+QWENVL_MEDIA_DIR="$WORK/media/allowed" timeout 1800 "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_server.py \
     || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server logs ---" >&2

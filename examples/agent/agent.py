@@ -42,7 +42,7 @@ TOOLS = [
     {"type": "function", "function": {
         "name": "type",
         "description": "Type text into the focused field.",
-        "parameters": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"],
+        "parameters": {"type": "object", "properties": {"text": {"type": "string", "maxLength": 64}}, "required": ["text"],
                        "additionalProperties": False}}},
     {"type": "function", "function": {
         "name": "done",
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshot-command", help="command that rewrites --screenshot before each step")
     parser.add_argument("--task", default="Click the OK button, then finish.")
     parser.add_argument("--max-steps", type=int, default=10)
-    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     parser.add_argument("--xdotool", action="store_true", help="perform the actions with xdotool (else only print)")
