@@ -14,6 +14,17 @@ public struct ConstraintStatistics: Sendable, Equatable {
     /// Trie nodes visited by those walks.
     public var nodesVisited = 0
 
+    public init() {}
+
+    /// Adds another generation's figures.
+    public mutating func add(_ other: ConstraintStatistics) {
+        steps += other.steps
+        maskSeconds += other.maskSeconds
+        advanceSeconds += other.advanceSeconds
+        cacheMisses += other.cacheMisses
+        nodesVisited += other.nodesVisited
+    }
+
     /// Mean mask + advance seconds per token.
     public var secondsPerToken: Double { steps > 0 ? (maskSeconds + advanceSeconds) / Double(steps) : 0 }
 }
