@@ -151,31 +151,39 @@ struct Conversation {
 
     mutating func append(_ message: ChatMessage) { messages.append(message) }
 
-    /// Writes the messages JSON (`[{role, content}]`, media as absolute paths).
+    /// Writes the messages JSON (`[{role, content}]`, media as absolute paths, `tool_calls` / `tool_call_id` kept).
     func save(to url: URL) throws {
         let list: [[String: Any]] = messages.map { message in
-            switch message.content {
-            case .string(let text):
-                return ["role": message.role, "content": text]
-            case .parts(let parts):
-                return ["role": message.role, "content": parts.map { part -> [String: Any] in
-                    switch part {
-                    case .text(let t): return ["type": "text", "text": t]
-                    case .image(let image):
-                        var o: [String: Any] = ["type": "image", "image": image.source]
-                        if let v = image.minPixels { o["min_pixels"] = v }
-                        if let v = image.maxPixels { o["max_pixels"] = v }
-                        return o
-                    case .video(let video):
-                        switch video.source {
-                        case .file(let path): return ["type": "video", "video": path]
-                        case .frames(let frames): return ["type": "video", "video": frames]
-                        }
-                    }
-                }]
-            }
+            var object = Self.contentObject(message)
+            if !message.toolCalls.isEmpty { object["tool_calls"] = ToolOptions.jsonCalls(message.toolCalls) }
+            if let id = message.toolCallID { object["tool_call_id"] = id }
+            return object
         }
         let data = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .withoutEscapingSlashes, .sortedKeys])
         try data.write(to: url, options: .atomic)
+    }
+
+    /// `{role, content}` of one message (media as absolute paths).
+    static func contentObject(_ message: ChatMessage) -> [String: Any] {
+        switch message.content {
+        case .string(let text):
+            return ["role": message.role, "content": text]
+        case .parts(let parts):
+            return ["role": message.role, "content": parts.map { part -> [String: Any] in
+                switch part {
+                case .text(let t): return ["type": "text", "text": t]
+                case .image(let image):
+                    var o: [String: Any] = ["type": "image", "image": image.source]
+                    if let v = image.minPixels { o["min_pixels"] = v }
+                    if let v = image.maxPixels { o["max_pixels"] = v }
+                    return o
+                case .video(let video):
+                    switch video.source {
+                    case .file(let path): return ["type": "video", "video": path]
+                    case .frames(let frames): return ["type": "video", "video": frames]
+                    }
+                }
+            }]
+        }
     }
 }
