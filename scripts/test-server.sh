@@ -12,9 +12,9 @@ SCRATCH=${QWENVL_SCRATCH:-$ROOT/.build}
 VENV=${QWENVL_TEST_VENV:-$ROOT/.build/test-server-venv}
 MODEL=$ROOT/Tests/Fixtures/tiny-f32
 
-if ! "$VENV/bin/python" -c "import openai, pytest" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import openai, pytest, jsonschema" 2>/dev/null; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check openai pytest
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check openai pytest jsonschema
 fi
 
 swift build --scratch-path "$SCRATCH" --product qwenvl
@@ -67,7 +67,7 @@ start_server "$WORK/media.log" --allow-local-media "$WORK/media/allowed" >"$WORK
 
 status=0
 QWENVL_BIN=$BIN QWENVL_MODEL=$MODEL QWENVL_URL=$(cat "$WORK/plain.url") QWENVL_MEDIA_URL=$(cat "$WORK/media.url") \
-QWENVL_MEDIA_DIR="$WORK/media/allowed" timeout 900 "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_server.py \
+QWENVL_MEDIA_DIR="$WORK/media/allowed" timeout 1800 "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_server.py \
     || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server logs ---" >&2

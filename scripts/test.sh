@@ -7,5 +7,9 @@ swift build --build-tests
 swift test --skip-build
 # The OpenAI-compatible server over real HTTP on loopback, with the official openai Python client.
 bash scripts/test-server.sh
+# Constrained decoding: the property test's outputs (written by swift test above) validated with Python jsonschema.
+VENV=${QWENVL_CONSTRAINED_VENV:-.build/constrained-venv}
+"$VENV/bin/python" -c "import jsonschema" 2>/dev/null || { python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet jsonschema; }
+"$VENV/bin/python" scripts/validate_constrained.py .build/constrained-outputs.jsonl --min-outputs 12
 # The chat web page in headless Chromium (Selenium), against a real `qwenvl serve`.
 bash scripts/test-webui.sh

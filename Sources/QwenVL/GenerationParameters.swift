@@ -18,6 +18,9 @@ public struct GenerationParameters: Sendable, Equatable {
     public var eosTokenIDs: [Int32] = [151645, 151643]
     /// Strings that end generation; the text stops before them.
     public var stopStrings: [String] = []
+    /// What the output must be (a JSON schema, any JSON object, tool calls); nil: free text. Tokens it rejects
+    /// are masked to −∞ before each sampling step (see ``ConstrainedDecoder``); equality compares the source.
+    public var constraint: ResponseConstraint? = nil
 
     public init() {}
 

@@ -38,6 +38,8 @@ public struct GenerationResult: Sendable {
     public var promptLogits: [Float]
     /// Prompt tokens whose keys and values came from a cache instead of being prefilled.
     public var cachedPromptTokens: Int = 0
+    /// Cost of constrained decoding, when ``GenerationParameters/constraint`` was set.
+    public var constraintStatistics: ConstraintStatistics? = nil
 }
 
 /// Progress of a long stage, for progress bars.

@@ -5,6 +5,10 @@ import QwenVLTokenizer
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
     public var content: Content
+    /// An assistant turn's tool calls (rendered back as `<tool_call>` blocks).
+    public var toolCalls: [ToolCall] = []
+    /// A `tool` turn's `tool_call_id` (the call it answers).
+    public var toolCallID: String? = nil
 
     /// A turn's content: a plain string, or a list of parts rendered back to back.
     public enum Content: Sendable, Equatable {
@@ -89,17 +93,45 @@ extension ChatMessage {
     public static func parse(_ item: JSONValue, index: Int, baseDirectory: URL?) throws -> ChatMessage {
         guard item.objectValue != nil else { throw QwenVLError("messages[\(index)]: expected an object") }
         guard let role = item["role"]?.stringValue else { throw QwenVLError("messages[\(index)]: missing \"role\"") }
+        var message: ChatMessage
         switch item["content"] {
         case .string(let text)?:
-            return ChatMessage(role: role, content: .string(text))
+            message = ChatMessage(role: role, content: .string(text))
         case .array(let parts)?:
-            return ChatMessage(role: role, content: .parts(try parts.enumerated().compactMap { partIndex, part in
+            message = ChatMessage(role: role, content: .parts(try parts.enumerated().compactMap { partIndex, part in
                 try parsePart(part, at: "messages[\(index)].content[\(partIndex)]", baseDirectory: baseDirectory)
             }))
         case nil, .null?:
-            return ChatMessage(role: role, content: .string(""))
+            message = ChatMessage(role: role, content: .string(""))
         default:
             throw QwenVLError("messages[\(index)]: \"content\" must be a string or a list of parts")
+        }
+        message.toolCalls = try parseToolCalls(item["tool_calls"], at: "messages[\(index)].tool_calls")
+        if let id = item["tool_call_id"], !id.isNull {
+            guard let s = id.stringValue else { throw QwenVLError("messages[\(index)].tool_call_id: must be a string") }
+            message.toolCallID = s
+        }
+        return message
+    }
+
+    /// Reads an assistant turn's OpenAI `tool_calls`: `[{"id", "type": "function", "function": {"name", "arguments"}}]`,
+    /// `arguments` a JSON string (as OpenAI sends it) or an object.
+    static func parseToolCalls(_ value: JSONValue?, at path: String) throws -> [ToolCall] {
+        guard let value, !value.isNull else { return [] }
+        guard let list = value.arrayValue else { throw QwenVLError("\(path): expected a list of tool calls") }
+        return try list.enumerated().map { index, call in
+            let function = call["function"] ?? call
+            guard call.objectValue != nil, let name = function["name"]?.stringValue, !name.isEmpty else {
+                throw QwenVLError("\(path)[\(index)]: expected {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}")
+            }
+            let arguments: String
+            switch function["arguments"] {
+            case nil, .null?: arguments = "{}"
+            case .string(let text)?: arguments = text
+            case .object(let members)?: arguments = PythonJSON.dumps(.object(members))
+            default: throw QwenVLError("\(path)[\(index)].function.arguments: expected a JSON string or an object")
+            }
+            return ToolCall(id: call["id"]?.stringValue ?? "", name: name, argumentsJSON: arguments)
         }
     }
 
@@ -174,10 +206,16 @@ extension ChatMessage {
     }
 
     /// The template's view of this message.
+    ///
+    /// Tool-call arguments given as a JSON string are parsed back into an object first (as vLLM does), so the
+    /// template's `tojson` prints them as JSON rather than as a quoted string; text that is not JSON stays a string.
     var templateMessage: TemplateMessage {
+        let calls = toolCalls.map { call in
+            TemplateMessage.ToolCall(name: call.name, arguments: (try? JSONValue.parse(call.argumentsJSON)) ?? .string(call.argumentsJSON))
+        }
         switch content {
         case .string(let s):
-            return TemplateMessage(role: role, content: .string(s))
+            return TemplateMessage(role: role, content: .string(s), toolCalls: calls)
         case .parts(let parts):
             return TemplateMessage(role: role, content: .parts(parts.map { part in
                 switch part {
@@ -185,7 +223,7 @@ extension ChatMessage {
                 case .image: .image
                 case .video: .video
                 }
-            }))
+            }), toolCalls: calls)
         }
     }
 }

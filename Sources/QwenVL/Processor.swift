@@ -40,6 +40,8 @@ public struct PrepareOptions: Sendable {
     public var maxPixelsCap: Int? = nil
     /// Replaces the checkpoint's min_pixels for images that do not set their own.
     public var minPixels: Int? = nil
+    /// OpenAI `tools` definitions shown to the model in the system turn (the `# Tools` block); empty: none.
+    public var tools: [JSONValue] = []
     /// Called for each image with its original and resized size (e.g. to warn when a cap shrinks it).
     public var onImage: (@Sendable (Int, PreparedImage) -> Void)? = nil
     /// Called for each video once it is sampled and resized.
@@ -94,8 +96,8 @@ extension QwenVLModel {
                 }
             }
         }
-        let text = chatTemplate.render(messages.map(\.templateMessage), addGenerationPrompt: options.addGenerationPrompt,
-                                       addVisionID: options.addVisionID)
+        let text = chatTemplate.render(messages.map(\.templateMessage), tools: options.tools,
+                                       addGenerationPrompt: options.addGenerationPrompt, addVisionID: options.addVisionID)
         var input = ModelInput(text: text, tokenIDs: [])
         let withImages = try expandPlaceholders(tokenizer.encode(text), id: configuration.imageTokenID,
                                                 counts: images.map(\.tokenCount), kind: "image")

@@ -27,6 +27,8 @@ public struct SequenceRun: Sendable {
     var phase: Phase
     var rng: SamplerRNG
     var decoder: StreamingDecoder
+    /// Masks and advances ``GenerationParameters/constraint`` when one is set.
+    var constrained: ConstrainedDecoder?
     /// Generated ids so far (including a stop token that ended generation).
     public private(set) var generated: [Int32] = []
     /// The answer so far (special tokens skipped, cut before a stop string).
@@ -59,9 +61,12 @@ public struct SequenceRun: Sendable {
 
     /// Samples the next token from the pending logits, appends it and returns the text that became final.
     public mutating func sampleNext() -> GenerationChunk {
-        guard case .sample(let logits) = phase else { preconditionFailure("sampleNext: no logits pending") }
+        guard case .sample(var logits) = phase else { preconditionFailure("sampleNext: no logits pending") }
         if decodeStart == nil { decodeStart = Date() }
+        // Constrained decoding: disallowed tokens −∞ before sampling, the automaton advanced by the chosen token.
+        constrained?.maskLogits(&logits)
         let token = Sampler.next(logits, history: state.tokens, parameters: parameters, rng: &rng)
+        constrained?.advance(token)
         generated.append(token)
         state.tokens.append(token)
         text += decoder.push(token)
@@ -103,7 +108,8 @@ public struct SequenceRun: Sendable {
     /// The outcome so far (complete once ``isFinished``).
     public var result: GenerationResult {
         GenerationResult(promptTokenIDs: promptTokenIDs, tokenIDs: generated, text: text, finishReason: finishReason,
-                         timings: timings, promptLogits: promptLogits, cachedPromptTokens: promptTokenIDs.count - newPromptTokens)
+                         timings: timings, promptLogits: promptLogits, cachedPromptTokens: promptTokenIDs.count - newPromptTokens,
+                         constraintStatistics: constrained?.statistics)
     }
 }
 
@@ -154,6 +160,9 @@ extension QwenVLModel {
                               maxTokens: min(parameters.maxTokens, context - tokens.count),
                               newPromptTokens: newTokens.count)
         run.timings = timings
+        run.constrained = parameters.constraint.map {
+            ConstrainedDecoder(constraint: $0, tokenizer: tokenizer, endTokenIDs: parameters.eosTokenIDs)
+        }
         return run
     }
 

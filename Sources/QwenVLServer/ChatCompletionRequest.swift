@@ -27,6 +27,13 @@ public struct ChatCompletionRequest: Sendable {
     /// `mm_processor_kwargs.min_pixels` / `.max_pixels`: the image budget for this request.
     public var minPixels: Int?
     public var maxPixels: Int?
+    /// `tools`, `tool_choice`, `parallel_tool_calls`, `response_format`.
+    public var tools: [Tool] = []
+    public var toolChoice: ToolChoice?
+    public var parallelToolCalls = true
+    public var responseFormat: ResponseFormat = .text
+    /// What those four fields mean for this generation (prompt tools, call parsing, decoding constraint).
+    public var toolPlan: ToolCallingPlan
 
     /// Parses a JSON body; every problem is an ``APIError`` (400) naming the field.
     public init(body: [UInt8]) throws {
@@ -41,6 +48,9 @@ public struct ChatCompletionRequest: Sendable {
     /// Reads the fields of a parsed JSON object.
     public init(json: JSONValue) throws {
         let r = FieldReader(json)
+        (tools, toolChoice, parallelToolCalls) = try ToolCallField.request(json)
+        responseFormat = try ResponseFormatField.request(json)
+        toolPlan = try ResponseFormatField.plan(tools: tools, choice: toolChoice, parallel: parallelToolCalls, format: responseFormat)
         if let value = json["model"], !value.isNull {
             guard let name = value.stringValue else { throw APIError.invalidRequest("\"model\" must be a string", param: "model") }
             model = name
@@ -132,6 +142,7 @@ public struct ChatCompletionRequest: Sendable {
         p.seed = seed
         p.stopStrings = stop.filter { !$0.isEmpty }
         if ignoreEOS { p.eosTokenIDs = [] }
+        p.constraint = toolPlan.constraint
         return p
     }
 }

@@ -30,18 +30,30 @@ struct ChatCompletionResponse: Sendable {
               "prompt_tokens_details": .obj(["cached_tokens": .int(cached)])])
     }
 
+    /// `finish_reason` once tool calls are known: "tool_calls" when the answer made calls and ended on its own.
+    static func finishReason(_ reason: FinishReason, toolCallCount: Int) -> String {
+        reason == .length || toolCallCount == 0 ? finishReason(reason) : "tool_calls"
+    }
+
     /// The whole answer: `{"id", "object": "chat.completion", "choices": [{message, finish_reason}], "usage"}`.
-    func completion(_ result: GenerationResult, boxes: JSONValue?) -> JSONValue {
+    ///
+    /// With `toolCalling`, `message.content` is the text outside the calls (null when there is none) and
+    /// `message.tool_calls` lists the calls.
+    func completion(_ result: GenerationResult, boxes: JSONValue?,
+                    toolCalling: (content: String?, toolCalls: [ToolCall])? = nil) -> JSONValue {
+        let content = toolCalling.map { $0.content } ?? result.text
+        let calls = toolCalling?.toolCalls ?? []
         var message: [JSONValue.JSONMember] = [
             .init(key: "role", value: .string("assistant")),
-            .init(key: "content", value: .string(result.text)),
+            .init(key: "content", value: .str(content)),
         ]
+        if !calls.isEmpty { message.append(.init(key: "tool_calls", value: .array(calls.map(ToolCallField.call)))) }
         if let boxes { message.append(.init(key: "boxes", value: boxes)) }
         var choice: [JSONValue.JSONMember] = [
             .init(key: "index", value: .int(0)),
             .init(key: "message", value: .object(message)),
             .init(key: "logprobs", value: .null),
-            .init(key: "finish_reason", value: .string(Self.finishReason(result.finishReason))),
+            .init(key: "finish_reason", value: .string(Self.finishReason(result.finishReason, toolCallCount: calls.count))),
         ]
         if returnTokenIDs { choice.append(.init(key: "token_ids", value: .ints(result.tokenIDs))) }
         var members: [JSONValue.JSONMember] = [

@@ -27,6 +27,7 @@ struct ChatCompletionsHandler: Sendable {
         let messages = try policy.apply(to: completion.messages)
         var prepare = PrepareOptions(maxPixelsCap: min(options.maxPixelsPerImage, completion.maxPixels ?? .max))
         prepare.minPixels = completion.minPixels
+        prepare.tools = completion.toolPlan.toolDefinitions
         let job = GenerationJob(messages: messages, parameters: completion.parameters(defaults: model.generationDefaults),
                                 prepareOptions: prepare, maxPromptTokens: options.maxPromptTokens, arrival: arrival)
         try worker.submit(job)
@@ -48,9 +49,9 @@ struct ChatCompletionsHandler: Sendable {
         if completion.stream {
             streaming = true
             return streamingResponse(job: job, started: started, response: response, includeUsage: completion.includeUsage,
-                                     release: release)
+                                     toolPlan: completion.toolPlan, release: release)
         }
-        return try await wholeResponse(job: job, started: started, response: response)
+        return try await wholeResponse(job: job, started: started, response: response, toolPlan: completion.toolPlan)
     }
 
     /// Reads the body, refusing more than the server's limit (413) before or while reading.
@@ -67,7 +68,8 @@ struct ChatCompletionsHandler: Sendable {
     }
 
     /// Waits for the whole answer and returns it as one `chat.completion` object.
-    func wholeResponse(job: GenerationJob, started: GenerationStart, response: ChatCompletionResponse) async throws -> Response {
+    func wholeResponse(job: GenerationJob, started: GenerationStart, response: ChatCompletionResponse,
+                       toolPlan: ToolCallingPlan) async throws -> Response {
         let flag = job.cancellation
         let outcome: Result<GenerationResult, APIError> = await withTaskCancellationHandler {
             for await event in job.events {
@@ -81,14 +83,17 @@ struct ChatCompletionsHandler: Sendable {
         } onCancel: { flag.cancel() }
         let result = try outcome.get()
         let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: model.tokenizer, firstImageSize: started.firstImageSize)
-        return Self.json(response.completion(result, boxes: boxes))
+        let toolCalling = toolPlan.parsesToolCalls ? toolPlan.interpret(result.text) : nil
+        return Self.json(response.completion(result, boxes: boxes, toolCalling: toolCalling))
     }
 
     /// A `text/event-stream` of `chat.completion.chunk` events ending with `data: [DONE]`.
     ///
     /// A failed write or a closed connection raises the job's cancellation flag, so generation stops within a token.
+    /// When the request parses tool calls, text goes through ``ToolCallStreamParser``: content deltas, then
+    /// `delta.tool_calls` items (start with id and name, then arguments) as each `<tool_call>` block closes.
     func streamingResponse(job: GenerationJob, started: GenerationStart, response: ChatCompletionResponse,
-                           includeUsage: Bool, release: @escaping @Sendable () -> Void) -> Response {
+                           includeUsage: Bool, toolPlan: ToolCallingPlan, release: @escaping @Sendable () -> Void) -> Response {
         let tokenizer = model.tokenizer
         let body = ResponseBody { writer in
             let flag = job.cancellation
@@ -107,12 +112,26 @@ struct ChatCompletionsHandler: Sendable {
                 finishReason: nil, tokenIDs: [], includeUsage: includeUsage)))
             var pendingIDs: [Int32] = []
             var streamed = ""
+            var toolParser = toolPlan.parsesToolCalls ? ToolCallStreamParser() : nil
+            /// Sends the tool parser's events, the first one carrying the pending token ids.
+            func sendToolEvents(_ events: [ToolCallStreamEvent]) async throws {
+                for toolEvent in events {
+                    try await send(ChatCompletionResponse.event(response.chunk(
+                        delta: ToolCallField.delta(toolEvent), finishReason: nil, tokenIDs: pendingIDs, includeUsage: includeUsage)))
+                    pendingIDs = []
+                }
+            }
             for await event in job.events {
                 switch event {
                 case .chunk(let chunk):
                     pendingIDs.append(chunk.tokenID)
                     guard !chunk.text.isEmpty else { continue }
                     streamed += chunk.text
+                    if toolParser != nil {
+                        let events = toolParser!.feed(chunk.text)
+                        try await sendToolEvents(events)
+                        continue
+                    }
                     try await send(ChatCompletionResponse.event(response.chunk(
                         delta: [.init(key: "content", value: .string(chunk.text))], finishReason: nil, tokenIDs: pendingIDs,
                         includeUsage: includeUsage)))
@@ -122,15 +141,25 @@ struct ChatCompletionsHandler: Sendable {
                     // Text the generator adds after its last chunk (an incomplete UTF-8 tail flushed as U+FFFD at the
                     // token limit) goes out with the final event, so the stream adds up to the whole answer.
                     let whole = result.text.utf8
+                    var rest = ""
                     if whole.count > streamed.utf8.count, whole.starts(with: streamed.utf8) {
-                        let rest = String(decoding: whole.dropFirst(streamed.utf8.count), as: UTF8.self)
+                        rest = String(decoding: whole.dropFirst(streamed.utf8.count), as: UTF8.self)
+                    }
+                    var toolCallCount = 0
+                    if toolParser != nil {
+                        var events = toolParser!.feed(rest)
+                        events += toolParser!.finish()
+                        try await sendToolEvents(events)
+                        toolCallCount = toolParser!.toolCallCount
+                    } else if !rest.isEmpty {
                         delta.append(.init(key: "content", value: .string(rest)))
                     }
                     if let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: tokenizer, firstImageSize: started.firstImageSize) {
                         delta.append(.init(key: "boxes", value: boxes))
                     }
                     try await send(ChatCompletionResponse.event(response.chunk(
-                        delta: delta, finishReason: ChatCompletionResponse.finishReason(result.finishReason), tokenIDs: pendingIDs,
+                        delta: delta, finishReason: ChatCompletionResponse.finishReason(result.finishReason, toolCallCount: toolCallCount),
+                        tokenIDs: pendingIDs,
                         includeUsage: includeUsage)))
                     if includeUsage {
                         try await send(ChatCompletionResponse.event(response.usageChunk(

@@ -16,12 +16,27 @@ public struct TemplateMessage: Sendable, Equatable {
         case parts([Part])
     }
 
+    /// One call of an assistant turn's `tool_calls`, rendered as `<tool_call>\n{"name": …, "arguments": …}\n</tool_call>`.
+    public struct ToolCall: Sendable, Equatable {
+        public var name: String
+        /// Rendered with `tojson`: an object prints as JSON, a string prints as a quoted JSON string.
+        public var arguments: JSONValue
+
+        public init(name: String, arguments: JSONValue) {
+            self.name = name
+            self.arguments = arguments
+        }
+    }
+
     public var role: String
     public var content: Content
+    /// An assistant turn's tool calls (empty for every other turn).
+    public var toolCalls: [ToolCall] = []
 
-    public init(role: String, content: Content) {
+    public init(role: String, content: Content, toolCalls: [ToolCall] = []) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
     }
 
     /// A message with plain string content.
@@ -61,20 +76,43 @@ extension TemplateMessage {
         }
         // The template prints the role with `{{ }}`: a missing role renders as an empty string.
         let role = try message["role"].map { try pythonString($0, index: index, what: "role") } ?? ""
-        guard let content = message["content"] else {
+        let toolCalls = try parseToolCalls(message["tool_calls"], index: index)
+        guard var content = message["content"] else {
+            // An assistant turn that only calls tools may leave out its content.
+            if !toolCalls.isEmpty { return TemplateMessage(role: role, content: .string(""), toolCalls: toolCalls) }
             throw TokenizerError.invalidMessage(index: index, reason: "missing `content`")
         }
+        if content.isNull && (!toolCalls.isEmpty || role == "tool") { content = .string("") }
         switch content {
         case .string(let text):
-            return TemplateMessage(role: role, content: .string(text))
+            return TemplateMessage(role: role, content: .string(text), toolCalls: toolCalls)
         case .array(let items):
             var parts: [Part] = []
             for item in items {
                 if let part = try parsePart(item, index: index) { parts.append(part) }
             }
-            return TemplateMessage(role: role, content: .parts(parts))
+            return TemplateMessage(role: role, content: .parts(parts), toolCalls: toolCalls)
         default:
             throw TokenizerError.invalidMessage(index: index, reason: "`content` must be a string or an array of parts")
+        }
+    }
+
+    /// Reads `tool_calls`: OpenAI's `{"id", "type", "function": {"name", "arguments"}}` or a bare `{"name", "arguments"}`.
+    static func parseToolCalls(_ value: JSONValue?, index: Int) throws -> [ToolCall] {
+        guard let value, !value.isNull else { return [] }
+        guard let list = value.arrayValue else {
+            throw TokenizerError.invalidMessage(index: index, reason: "`tool_calls` must be a list")
+        }
+        return try list.map { item in
+            guard item.objectValue != nil else {
+                throw TokenizerError.invalidMessage(index: index, reason: "a tool call must be an object")
+            }
+            let function = item["function"] ?? item
+            guard let name = function["name"] else {
+                throw TokenizerError.invalidMessage(index: index, reason: "a tool call needs a function `name`")
+            }
+            return ToolCall(name: try pythonString(name, index: index, what: "tool call name"),
+                            arguments: function["arguments"] ?? .null)
         }
     }
 

@@ -18,6 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
           qwenvl bench --model ckpt-2b --weights q8 --prompt-tokens 512 --gen-tokens 64 --repeats 3
           qwenvl bench --model ckpt-2b --vision-grid 1,34,46 --threads 2 --json
           qwenvl bench --kernels
+          qwenvl bench --model ckpt-2b --weights q4 --gen-tokens 32 --constraint agent
         """)
 
     @Option(help: "Checkpoint folder.") var model: String?
@@ -33,6 +34,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Option(help: "Also decode this many sequences together (continuous batching) and report the aggregate rate.")
     var batch: Int?
+    @Option(help: "Also time constrained decoding per token: agent, json-object, schema or a JSON schema file.") var constraint: String?
+    @Option(name: .customLong("constraint-tokens"), help: "Constrained steps to time.") var constraintTokens: Int = 2000
 
     func validate() throws {
         guard promptTokens >= 0, genTokens >= 1, repeats >= 1 else { throw ValidationError("--prompt-tokens must be ≥ 0, --gen-tokens and --repeats ≥ 1") }
@@ -49,6 +52,9 @@ struct BenchCommand: AsyncParsableCommand {
         if kernels { result["kernels"] = runKernels() }
         if let model {
             do { try await benchModel(model, into: &result) } catch let error as QwenVLError { throw fail(error.description) }
+            if let constraint {
+                do { try benchConstraint(constraint, model: model, into: &result) } catch { throw fail("--constraint: \(error)") }
+            }
         }
         result["peak_rss_mib"] = peakRSSMiB()
         if json {

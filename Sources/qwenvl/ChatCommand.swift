@@ -14,6 +14,8 @@ struct ChatCommand: AsyncParsableCommand {
           /system TEXT   set the system prompt (restarts the conversation)
           /reset         forget the conversation
           /save FILE     write the conversation as a messages JSON for `qwenvl generate --messages`
+          /tools FILE    offer the OpenAI tools in FILE to the model (`/tools off` to stop); calls show as → name(args)
+          /result TEXT   answer the last tool call with TEXT (a `tool` message) and let the model go on
           /quit          leave (or end of input)
         Only the new turn is prefilled: the KV cache of earlier turns is reused.
         """)
@@ -34,6 +36,7 @@ struct ChatCommand: AsyncParsableCommand {
         var conversation = Conversation(system: system)
         var state = qwen.makeState()
         var attachments: [ContentPart] = []
+        var toolPlan = try ToolCallingPlan(tools: [], toolChoice: nil)
         let interactive = isatty(STDIN_FILENO) != 0
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         if interactive { printError("qwenvl chat — /help for commands, /quit to leave") }
@@ -72,17 +75,39 @@ struct ChatCommand: AsyncParsableCommand {
                     } catch {
                         printError("error: cannot save \(argument): \(error.localizedDescription)")
                     }
+                case "/tools":
+                    guard !argument.isEmpty else { printError("usage: /tools FILE | /tools off"); continue }
+                    do {
+                        let tools = argument == "off" ? [] : try Tool.parseList(ToolOptions.readJSON(argument, flag: "/tools"), path: argument)
+                        toolPlan = try ToolCallingPlan(tools: tools, toolChoice: nil)
+                        printError(tools.isEmpty ? "tools off" : "tools: " + tools.map(\.name).joined(separator: ", "))
+                    } catch {
+                        printError("error: \(error)")
+                    }
+                    continue
+                case "/result":
+                    guard conversation.messages.last?.toolCalls.isEmpty == false || conversation.messages.last?.role == "tool" else {
+                        printError("no tool call to answer"); continue
+                    }
+                    var result = ChatMessage(role: "tool", text: argument)
+                    result.toolCallID = conversation.messages.last(where: { !$0.toolCalls.isEmpty })?.toolCalls.last?.id
+                    conversation.append(result)
                 default:
                     printError("unknown command \(command) (try /help)")
+                    continue
                 }
-                continue
+                if command != "/result" { continue }
             }
-            let parts = attachments + [.text(line)]
-            attachments = []
             let previous = conversation
-            conversation.append(ChatMessage(role: "user", content: parts.count == 1 ? .string(line) : .parts(parts)))
+            if !trimmed.hasPrefix("/result") {
+                let parts = attachments + [.text(line)]
+                attachments = []
+                conversation.append(ChatMessage(role: "user", content: parts.count == 1 ? .string(line) : .parts(parts)))
+            }
             do {
-                let input = try await qwen.prepare(messages: conversation.messages, options: pixels.prepareOptions(addVisionID: false))
+                var options = pixels.prepareOptions(addVisionID: false)
+                options.tools = toolPlan.toolDefinitions
+                let input = try await qwen.prepare(messages: conversation.messages, options: options)
                 var started = false
                 let bar = ProgressBar()
         let result = try qwen.generate(input, parameters: parameters, state: &state,
@@ -93,7 +118,11 @@ struct ChatCommand: AsyncParsableCommand {
                     return true
                 }
                 FileHandle.standardOutput.write(Data("\n".utf8))
-                conversation.append(ChatMessage(role: "assistant", text: result.text))
+                let (content, toolCalls) = toolPlan.interpret(result.text)
+                for call in toolCalls { print(ToolOptions.describe(call)) }
+                var answer = ChatMessage(role: "assistant", text: toolCalls.isEmpty ? result.text : content ?? "")
+                answer.toolCalls = toolCalls
+                conversation.append(answer)
                 let t = result.timings
                 printError(String(format: "[prefill %d new tokens of %d (%.1f tok/s) | %d tokens, %.1f tok/s]",
                                   t.prefillTokens, input.tokenIDs.count, t.prefillTokensPerSecond, result.tokenIDs.count, t.decodeTokensPerSecond))
@@ -122,31 +151,39 @@ struct Conversation {
 
     mutating func append(_ message: ChatMessage) { messages.append(message) }
 
-    /// Writes the messages JSON (`[{role, content}]`, media as absolute paths).
+    /// Writes the messages JSON (`[{role, content}]`, media as absolute paths, `tool_calls` / `tool_call_id` kept).
     func save(to url: URL) throws {
         let list: [[String: Any]] = messages.map { message in
-            switch message.content {
-            case .string(let text):
-                return ["role": message.role, "content": text]
-            case .parts(let parts):
-                return ["role": message.role, "content": parts.map { part -> [String: Any] in
-                    switch part {
-                    case .text(let t): return ["type": "text", "text": t]
-                    case .image(let image):
-                        var o: [String: Any] = ["type": "image", "image": image.source]
-                        if let v = image.minPixels { o["min_pixels"] = v }
-                        if let v = image.maxPixels { o["max_pixels"] = v }
-                        return o
-                    case .video(let video):
-                        switch video.source {
-                        case .file(let path): return ["type": "video", "video": path]
-                        case .frames(let frames): return ["type": "video", "video": frames]
-                        }
-                    }
-                }]
-            }
+            var object = Self.contentObject(message)
+            if !message.toolCalls.isEmpty { object["tool_calls"] = ToolOptions.jsonCalls(message.toolCalls) }
+            if let id = message.toolCallID { object["tool_call_id"] = id }
+            return object
         }
         let data = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .withoutEscapingSlashes, .sortedKeys])
         try data.write(to: url, options: .atomic)
+    }
+
+    /// `{role, content}` of one message (media as absolute paths).
+    static func contentObject(_ message: ChatMessage) -> [String: Any] {
+        switch message.content {
+        case .string(let text):
+            return ["role": message.role, "content": text]
+        case .parts(let parts):
+            return ["role": message.role, "content": parts.map { part -> [String: Any] in
+                switch part {
+                case .text(let t): return ["type": "text", "text": t]
+                case .image(let image):
+                    var o: [String: Any] = ["type": "image", "image": image.source]
+                    if let v = image.minPixels { o["min_pixels"] = v }
+                    if let v = image.maxPixels { o["max_pixels"] = v }
+                    return o
+                case .video(let video):
+                    switch video.source {
+                    case .file(let path): return ["type": "video", "video": path]
+                    case .frames(let frames): return ["type": "video", "video": frames]
+                    }
+                }
+            }]
+        }
     }
 }

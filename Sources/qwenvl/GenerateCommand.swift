@@ -13,6 +13,8 @@ struct GenerateCommand: AsyncParsableCommand {
         Examples:
           qwenvl generate --model Qwen2-VL-2B-Instruct --prompt "Write a haiku about the sea."
           qwenvl generate --model DIR --messages chat.json --json
+          qwenvl generate --model DIR --image screen.png --prompt "Open settings" --tools tools.json --tool-choice required
+          qwenvl generate --model DIR --prompt "A user record" --json-schema user.schema.json
         Sampling defaults come from the checkpoint's generation_config.json; --temperature 0 is greedy.
         """)
 
@@ -30,6 +32,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var weightOptions: WeightOptions
     @OptionGroup var videoOptions: VideoOptions
     @Option(help: "Draw the answer's grounding boxes on the first image and write it to this PNG file.") var annotate: String?
+    @OptionGroup var toolOptions: ToolOptions
 
     func validate() throws {
         if (prompt == nil) == (messages == nil) { throw ValidationError("give exactly one of --prompt or --messages") }
@@ -47,13 +50,17 @@ struct GenerateCommand: AsyncParsableCommand {
 
     private func execute() async throws {
         let conversation = try buildMessages()
+        let toolPlan = try toolOptions.plan()
         let grounding = try await GroundingOutput(conversation: conversation, annotatePath: annotate)
         let loadStart = Date()
         let qwen = try weightOptions.load(model)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let parameters = sampling.parameters(defaults: qwen.generationDefaults)
+        var parameters = sampling.parameters(defaults: qwen.generationDefaults)
+        parameters.constraint = toolPlan.constraint
+        var prepareOptions = pixels.prepareOptions(addVisionID: addVisionID)
+        prepareOptions.tools = toolPlan.toolDefinitions
 
-        let input = try await qwen.prepare(messages: conversation, options: pixels.prepareOptions(addVisionID: addVisionID))
+        let input = try await qwen.prepare(messages: conversation, options: prepareOptions)
         var state = qwen.makeState()
         let streaming = !json
         let bar = ProgressBar()
@@ -65,6 +72,8 @@ struct GenerateCommand: AsyncParsableCommand {
             return true
         }
         if streaming { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        let (content, toolCalls) = toolPlan.interpret(result.text)
+        if streaming { for call in toolCalls { print(ToolOptions.describe(call)) } }
         if let dumpLogits {
             try NumpyFile.write(result.promptLogits, shape: [result.promptLogits.count], to: URL(fileURLWithPath: dumpLogits))
         }
@@ -83,6 +92,11 @@ struct GenerateCommand: AsyncParsableCommand {
                 ],
             ]
             object["boxes"] = boxes
+            if toolPlan.parsesToolCalls {
+                object["tool_calls"] = ToolOptions.jsonCalls(toolCalls)
+                object["content"] = content ?? NSNull()
+                if !toolCalls.isEmpty && result.finishReason != .length { object["finish_reason"] = "tool_calls" }
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
