@@ -15,6 +15,11 @@ let targetCPU: String? = {
 }()
 
 let cpuSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+// The model's code (kernels, tokenizer, media, grammar masks) is optimized in debug builds too: unoptimized SIMD
+// loops run the fixture checkpoints 50-100× slower, which is what the test suite spends its time on. The flag comes
+// after SwiftPM's -Onone, so it wins; `QWENVL_DEBUG_OPTIMIZE=0` builds them unoptimized for stepping in a debugger.
+let optimizeInDebug = ProcessInfo.processInfo.environment["QWENVL_DEBUG_OPTIMIZE"] != "0"
+let modelSettings: [SwiftSetting] = cpuSettings + (optimizeInDebug ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : [])
 // CPUIntrinsics emits AVX2 integer instructions only when the target CPU has AVX2 (every choice above but the
 // x86-64 baselines); otherwise it falls back to plain Swift with the same results.
 let hasAVX2: Bool = {
@@ -47,16 +52,16 @@ let package = Package(
         .systemLibrary(name: "CCPUID", path: "Sources/CCPUID"),
         // LLVM's x86 integer multiply-add intrinsics as inlinable Swift functions (see its source file).
         .target(name: "CPUIntrinsics", swiftSettings: intrinsicsSettings),
-        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc", "CCPUID"], swiftSettings: cpuSettings),
-        .target(name: "QwenVLTokenizer", swiftSettings: cpuSettings),
+        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc", "CCPUID"], swiftSettings: modelSettings),
+        .target(name: "QwenVLTokenizer", swiftSettings: modelSettings),
         // Image decoding: C libraries enter through small system-library shims only.
         .systemLibrary(name: "CJPEGTurbo", path: "Sources/CJPEGTurbo", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CWebP", path: "Sources/CWebP", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev"])]),
-        .target(name: "QwenVLMedia", dependencies: ["CJPEGTurbo", "CPNG", "CWebP", "CFFmpeg"], swiftSettings: cpuSettings),
-        .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer", "QwenVLMedia"], swiftSettings: cpuSettings),
+        .target(name: "QwenVLMedia", dependencies: ["CJPEGTurbo", "CPNG", "CWebP", "CFFmpeg"], swiftSettings: modelSettings),
+        .target(name: "QwenVL", dependencies: ["QwenVLCore", "QwenVLTokenizer", "QwenVLMedia"], swiftSettings: modelSettings),
         .target(name: "QwenVLServer", dependencies: [
             "QwenVL",
             .product(name: "Hummingbird", package: "hummingbird"),
