@@ -19,14 +19,8 @@ struct ChatCompletionsHandler: Sendable {
         let body = try await readBody(request)
         let completion = try ChatCompletionRequest(body: body)
         if let name = completion.model, name != modelName { throw APIError.modelNotFound(name) }
-        let images = completion.imageCount
-        guard images <= options.maxImagesPerRequest else {
-            throw APIError.invalidRequest("The request has \(images) images, more than this server's limit of \(options.maxImagesPerRequest)",
-                                          param: "messages", code: "too_many_images")
-        }
         let messages = try policy.apply(to: completion.messages)
-        var prepare = PrepareOptions(maxPixelsCap: min(options.maxPixelsPerImage, completion.maxPixels ?? .max))
-        prepare.minPixels = completion.minPixels
+        var prepare = try Self.prepareOptions(completion, options: options)
         prepare.tools = completion.toolPlan.toolDefinitions
         let job = GenerationJob(messages: messages, parameters: completion.parameters(defaults: model.generationDefaults),
                                 prepareOptions: prepare, maxPromptTokens: options.maxPromptTokens, arrival: arrival)
@@ -55,16 +49,31 @@ struct ChatCompletionsHandler: Sendable {
     }
 
     /// Reads the body, refusing more than the server's limit (413) before or while reading.
-    func readBody(_ request: Request) async throws -> [UInt8] {
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > options.maxBodyBytes {
-            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)
+    func readBody(_ request: Request) async throws -> [UInt8] { try await Self.readBody(request, limit: options.maxBodyBytes) }
+
+    /// Reads a request body of at most `limit` bytes (413 before or while reading).
+    static func readBody(_ request: Request, limit: Int) async throws -> [UInt8] {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw APIError.bodyTooLarge(limit: limit)
         }
         do {
-            let buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+            let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)   // a chunked body without Content-Length
+            throw APIError.bodyTooLarge(limit: limit)   // a chunked body without Content-Length
         }
+    }
+
+    /// The server's image limits for a request: its image count checked, its pixel budget capped by the server's.
+    static func prepareOptions(_ completion: ChatCompletionRequest, options: ServerOptions) throws -> PrepareOptions {
+        let images = completion.imageCount
+        guard images <= options.maxImagesPerRequest else {
+            throw APIError.invalidRequest("The request has \(images) images, more than this server's limit of \(options.maxImagesPerRequest)",
+                                          param: "messages", code: "too_many_images")
+        }
+        var prepare = PrepareOptions(maxPixelsCap: min(options.maxPixelsPerImage, completion.maxPixels ?? .max))
+        prepare.minPixels = completion.minPixels
+        return prepare
     }
 
     /// Waits for the whole answer and returns it as one `chat.completion` object.

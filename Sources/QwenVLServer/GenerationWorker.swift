@@ -44,6 +44,8 @@ final class GenerationWorker: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [GenerationJob] = []
     private var runningCount = 0
+    /// Prepared jobs waiting for KV budget: they hold a sequence slot but are not running yet.
+    private var heldCount = 0
     /// KV bytes reserved by running sequences (worker thread only).
     private var reservedBytes = 0
     private var started = false
@@ -59,12 +61,6 @@ final class GenerationWorker: @unchecked Sendable {
         metrics.attachCaches(prefix: prefixCache, vision: featureCache)
     }
 
-    convenience init(model: QwenVLModel, metrics: ServerMetrics, maxQueueLength: Int) {
-        var limits = Limits()
-        limits.maxQueueLength = maxQueueLength
-        self.init(model: model, metrics: metrics, limits: limits)
-    }
-
     /// Jobs waiting for a slot.
     var queueLength: Int {
         condition.lock()
@@ -76,7 +72,7 @@ final class GenerationWorker: @unchecked Sendable {
     var load: (waiting: Int, running: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return (pending.count, runningCount)
+        return (pending.count + heldCount, runningCount)
     }
 
     /// Bytes of keys and values one token holds across the decoder's layers.
@@ -90,7 +86,7 @@ final class GenerationWorker: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw APIError.overloaded("The server is shutting down") }
-        let freeSlots = max(0, limits.maxSequences - runningCount)
+        let freeSlots = max(0, limits.maxSequences - runningCount - heldCount)
         guard pending.count < limits.maxQueueLength + freeSlots else {
             throw APIError.overloaded("The request queue is full (\(limits.maxQueueLength) waiting); retry later")
         }
@@ -102,7 +98,7 @@ final class GenerationWorker: @unchecked Sendable {
             thread.start()
         }
         pending.append(job)
-        metrics.setQueue(waiting: pending.count, running: runningCount)
+        metrics.setQueue(waiting: pending.count + heldCount, running: runningCount)
         condition.signal()
     }
 
@@ -152,21 +148,22 @@ final class GenerationWorker: @unchecked Sendable {
                     runs.append(run)
                 }
             }
-            setQueue(waiting: ready.count, running: active.count)
+            setQueue(held: ready.count, running: active.count)
             step(&active, &runs)
             // Finished, failed and cancelled requests leave between steps.
             for i in active.indices.reversed() where runs[i].isFinished {
                 finish(active.remove(at: i), runs.remove(at: i))
             }
-            setQueue(waiting: ready.count, running: active.count)
+            setQueue(held: ready.count, running: active.count)
         }
     }
 
-    /// Publishes the queue gauges (`extraWaiting`: prepared jobs held back by the KV budget).
-    private func setQueue(waiting extraWaiting: Int, running: Int) {
+    /// Publishes the queue gauges (`held`: prepared jobs waiting for KV budget, counted as waiting).
+    private func setQueue(held: Int, running: Int) {
         condition.lock()
-        runningCount = running + extraWaiting
-        metrics.setQueue(waiting: pending.count + extraWaiting, running: running)
+        runningCount = running
+        heldCount = held
+        metrics.setQueue(waiting: pending.count + held, running: running)
         condition.unlock()
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOCore
 import QwenVL
 import QwenVLTokenizer
 
@@ -16,12 +15,9 @@ struct TokenizeHandler: Sendable {
     let policy: MediaPolicy
 
     func handle(_ request: Request, context: ServerRequestContext) async throws -> Response {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: options.maxBodyBytes) } catch is NIOTooManyBytesError {
-            throw APIError.bodyTooLarge(limit: options.maxBodyBytes)
-        }
+        let body = try await ChatCompletionsHandler.readBody(request, limit: options.maxBodyBytes)
         let json: JSONValue
-        do { json = try JSONValue.parse(Array(buffer.readableBytesView), source: "request body") } catch {
+        do { json = try JSONValue.parse(body, source: "request body") } catch {
             throw APIError.invalidRequest("The request body is not valid JSON: \(error)", code: "invalid_json")
         }
         guard json.objectValue != nil else { throw APIError.invalidRequest("The request body must be a JSON object") }
@@ -34,12 +30,7 @@ struct TokenizeHandler: Sendable {
             var body = json.objectValue!
             if body.first(where: { $0.key == "stream" }) == nil { body.append(.init(key: "stream", value: .bool(false))) }
             let completion = try ChatCompletionRequest(json: .object(body))
-            guard completion.imageCount <= options.maxImagesPerRequest else {
-                throw APIError.invalidRequest("The request has \(completion.imageCount) images, more than this server's limit of \(options.maxImagesPerRequest)",
-                                              param: "messages", code: "too_many_images")
-            }
-            var prepare = PrepareOptions(maxPixelsCap: min(options.maxPixelsPerImage, completion.maxPixels ?? .max))
-            prepare.minPixels = completion.minPixels
+            var prepare = try ChatCompletionsHandler.prepareOptions(completion, options: options)
             if let flag = json["add_generation_prompt"], !flag.isNull {
                 guard let value = flag.boolValue else {
                     throw APIError.invalidRequest("\"add_generation_prompt\" must be a boolean", param: "add_generation_prompt")
