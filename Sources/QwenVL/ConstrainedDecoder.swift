@@ -50,6 +50,8 @@ public struct ConstrainedDecoder: Sendable {
     /// Tokens that end the output (allowed only once it is complete).
     public let endTokenIDs: [Int32]
     var state: JSONGrammarState
+    /// Steers the output to a valid end near the token limit.
+    var budget = TokenBudget()
     public private(set) var statistics = ConstraintStatistics()
     /// The bytes generated so far (the end token excluded).
     public private(set) var outputBytes: [UInt8] = []
@@ -96,11 +98,28 @@ public struct ConstrainedDecoder: Sendable {
     ///
     /// Call it on the raw logits before ``Sampler/next(_:history:parameters:rng:)``: the repetition penalty keeps −∞
     /// at −∞, temperature, top-k, top-p and min-p then only see allowed tokens, and greedy picks the best allowed one.
-    public mutating func maskLogits(_ logits: inout [Float]) {
+    ///
+    /// `remainingTokens` (this one included), when given, keeps the output completable within the limit
+    /// (``TokenBudget``): near it only the tokens of the shortest completion, then an end token, are allowed.
+    public mutating func maskLogits(_ logits: inout [Float], remainingTokens: Int? = nil) {
         let start = DispatchTime.now().uptimeNanoseconds
-        allowedTokens().apply(to: &logits)
+        switch remainingTokens.map({ budget.steer(state, remaining: $0, vocabulary: vocabulary) }) ?? .free {
+        case .free:
+            allowedTokens().apply(to: &logits)
+        case .token(let id):
+            Self.allowOnly([id], in: &logits)
+        case .end:
+            Self.allowOnly(endTokenIDs, in: &logits)
+        }
         statistics.steps += 1
         statistics.maskSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Sets every logit but those of `ids` to −∞.
+    private static func allowOnly(_ ids: [Int32], in logits: inout [Float]) {
+        let kept = ids.compactMap { Int($0) < logits.count && $0 >= 0 ? (Int($0), logits[Int($0)]) : nil }
+        logits.withUnsafeMutableBufferPointer { $0.update(repeating: -.infinity) }
+        for (i, value) in kept { logits[i] = value.isFinite ? value : 0 }
     }
 
     /// Feeds the chosen token's bytes to the automaton (an end token changes nothing).

@@ -39,10 +39,13 @@ final class JSONGrammar: Sendable {
     let root: Int32
     /// Token masks per parse state, shared by the generations using this grammar.
     let maskCache = TokenMaskCache()
+    /// The bytes a shortest completion can need (``JSONGrammarState/shortestCompletion(limit:)``).
+    let completionAlphabet: [UInt8]
 
     init(nodes: [GrammarNode], root: Int32) {
         self.nodes = nodes
         self.root = root
+        completionAlphabet = TokenBudget.alphabet(of: nodes)
     }
 }
 

@@ -64,7 +64,7 @@ public struct SequenceRun: Sendable {
         guard case .sample(var logits) = phase else { preconditionFailure("sampleNext: no logits pending") }
         if decodeStart == nil { decodeStart = Date() }
         // Constrained decoding: disallowed tokens −∞ before sampling, the automaton advanced by the chosen token.
-        constrained?.maskLogits(&logits)
+        constrained?.maskLogits(&logits, remainingTokens: maxTokens - generated.count)
         let token = Sampler.next(logits, history: state.tokens, parameters: parameters, rng: &rng)
         constrained?.advance(token)
         generated.append(token)

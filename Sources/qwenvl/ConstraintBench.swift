@@ -46,9 +46,12 @@ enum ConstraintBench {
         var outputs = 0
         var logits = [Float](repeating: 0, count: vocabularySize)
         var decoder = ConstrainedDecoder(constraint: constraint, tokenizer: tokenizer, endTokenIDs: [end])
+        // Each output gets a 256-token limit, so the cost includes steering to a valid end near it (TokenBudget).
+        var step = 0
         for _ in 0..<tokens {
             for i in logits.indices { logits[i] = Float(rng.next() >> 40) }
-            decoder.maskLogits(&logits)
+            decoder.maskLogits(&logits, remainingTokens: 256 - step)
+            step += 1
             let token = Sampler.argmax(logits)
             decoder.advance(token)
             if token == end {
@@ -56,6 +59,7 @@ enum ConstraintBench {
                 if first == nil { first = decoder.statistics }
                 total.add(decoder.statistics)
                 decoder = ConstrainedDecoder(constraint: constraint, tokenizer: tokenizer, endTokenIDs: [end])
+                step = 0
             }
         }
         total.add(decoder.statistics)

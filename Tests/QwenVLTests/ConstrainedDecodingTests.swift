@@ -257,3 +257,49 @@ final class ConstrainedDecodingTests: XCTestCase {
                      lines.count, statistics.steps, statistics.secondsPerToken * 1000, statistics.cacheMisses))
     }
 }
+
+/// Near the token limit a constrained output is steered to its shortest valid completion (TokenBudget).
+final class TokenBudgetTests: XCTestCase {
+    func testShortestCompletionOfAnOpenValue() throws {
+        let schema = try JSONValue.parse(#"{"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {"type": "integer"}, "minItems": 1}, "c": {"type": "boolean"}}, "required": ["a", "b"]}"#)
+        let grammar = try ResponseConstraint.jsonSchema(schema).grammar
+        var state = JSONGrammarState(grammar: grammar)
+        XCTAssertEqual(state.shortestCompletion(limit: 64).map { String(decoding: $0, as: UTF8.self) }, #"{"a":"","b":[0]}"#)
+        for byte in Array(#"{"a":"xy"#.utf8) { state.advance(byte) }
+        XCTAssertEqual(state.shortestCompletion(limit: 64).map { String(decoding: $0, as: UTF8.self) }, #"","b":[0]}"#)
+        XCTAssertNil(state.shortestCompletion(limit: 5), "12 bytes do not fit in 5")
+        for byte in Array(#"","b":[12"#.utf8) { state.advance(byte) }
+        XCTAssertEqual(state.shortestCompletion(limit: 64).map { String(decoding: $0, as: UTF8.self) }, "]}")
+        for byte in Array("]}".utf8) { state.advance(byte) }
+        XCTAssertEqual(state.shortestCompletion(limit: 64), [])
+    }
+
+    /// Tight limits on the tiny checkpoint: every output stops with an end token within the limit and validates,
+    /// where without steering the random weights keep the first string open until the limit cuts it.
+    func testTightLimitsEndValid() async throws {
+        let model = try Fixtures.model("tiny-f32")
+        let schema = try JSONValue.parse(#"{"type": "object", "properties": {"name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}, "n": {"type": "integer"}}, "required": ["name", "tags", "n"]}"#)
+        let input = try await model.prepare(messages: [ChatMessage(role: "user", text: "Reply with JSON.")])
+        var cutWithoutSteering = 0
+        for limit in [24, 40, 64] {
+            for seed: UInt64? in [nil, 3] {
+                var p = GenerationParameters()
+                p.maxTokens = limit
+                p.constraint = try .jsonSchema(schema)
+                if let seed { p.doSample = true; p.temperature = 1; p.seed = seed }
+                var state = model.makeState()
+                let result = try model.generate(input, parameters: p, state: &state)
+                XCTAssertEqual(result.finishReason, .stop, "limit \(limit): \(result.text)")
+                XCTAssertLessThanOrEqual(result.tokenIDs.count, limit)
+                XCTAssertNil(SchemaValidator.violation(try JSONValue.parse(result.text), schema), result.text)
+                // The same request with a far limit: its output runs past `limit`, so the tight limit would cut it.
+                var far = p
+                far.maxTokens = limit * 2
+                var farState = model.makeState()
+                let long = try model.generate(input, parameters: far, state: &farState)
+                if long.tokenIDs.count > limit { cutWithoutSteering += 1 }
+            }
+        }
+        XCTAssertGreaterThan(cutWithoutSteering, 0, "the case should need steering")
+    }
+}
