@@ -84,4 +84,33 @@ final class Qwen25ParityTests: XCTestCase {
             }
         }
     }
+
+    /// q8 / q4 language weights on Qwen2.5-VL (tiny25-bf16, every case incl. images and video): logit drift against
+    /// the HF reference stays within the bounds measured for the tiny Qwen2-VL checkpoint (q8 0.09, q4 1.1 × std).
+    func testQuantizedFormatsRunAllCases() async throws {
+        let videoDir = Fixtures.root.appendingPathComponent("video")
+        let caseMessages = try Fixtures.caseMessages("qwen25_cases.json", baseDirectory: videoDir)
+        let folder = Fixtures.reference.appendingPathComponent("tiny25-bf16")
+        let root = try Fixtures.json(folder.appendingPathComponent("qwen25.json")) as! [String: Any]
+        let prefix = root["logits_prefix"] as! Int
+        let refs = root["cases"] as! [[String: Any]]
+        for (format, bound) in [(WeightFormat.q8, Float(0.09)), (.q4, 1.1)] {
+            let model = try QwenVLModel.load(from: Fixtures.checkpoint("tiny25-bf16"), options: LoadOptions(languageWeights: format))
+            var worst: Float = 0
+            for (messages, ref) in zip(caseMessages, refs) {
+                let input = try await model.prepare(messages: messages)
+                var greedy = GenerationParameters()
+                greedy.maxTokens = 2
+                var state = model.makeState()
+                let result = try model.generate(input, parameters: greedy, state: &state)
+                let (expected, _) = try NumpyFile.read(folder.appendingPathComponent(ref["logits_file"] as! String))
+                let std = Float(ref["logits_std"] as! Double)
+                let drift = zip(result.promptLogits.prefix(prefix), expected).map { abs($0 - $1) }.max()! / std
+                worst = max(worst, drift)
+                XCTAssertLessThanOrEqual(drift, bound, "\(format) \(ref["name"] as! String)")
+            }
+            XCTAssertGreaterThan(worst, 0, "\(format) changes the weights")
+            print("drift qwen25 \(format): worst max|Δ|/std \(worst)")
+        }
+    }
 }
