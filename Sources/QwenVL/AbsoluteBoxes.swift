@@ -26,6 +26,38 @@ public enum AbsoluteBoxes {
         return boxes
     }
 
+    /// Boxes written in the grounding markup, `<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`,
+    /// which Qwen2.5-VL also fills with absolute resized-image pixels: the same clamping and corner order as the JSON
+    /// form; the label is the `<|object_ref_…|>` phrase before the box, kept across boxes separated only by
+    /// punctuation and spaces (nil when there is none).
+    public static func parseMarkup(_ text: String, resizedWidth: Int, resizedHeight: Int) -> [GroundingBox] {
+        var boxes: [GroundingBox] = []
+        var rest = text[...]
+        var label: String?
+        let space = GroundingBox.CoordinateSpace.resizedPixels(width: resizedWidth, height: resizedHeight)
+        while let start = rest.range(of: "<|box_start|>") {
+            let before = rest[..<start.lowerBound]
+            if let refStart = before.range(of: "<|object_ref_start|>", options: .backwards),
+               let refEnd = before[refStart.upperBound...].range(of: "<|object_ref_end|>") {
+                let phrase = before[refStart.upperBound..<refEnd.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+                label = phrase.isEmpty ? nil : phrase
+            } else if before.contains(where: { $0.isLetter || $0.isNumber }) {
+                label = nil   // like Qwen2-VL's rule: text with a letter or digit ends the previous label
+            }
+            guard let end = rest[start.upperBound...].range(of: "<|box_end|>") else { break }
+            let body = rest[start.upperBound..<end.lowerBound]
+            let numbers = body.split(whereSeparator: { !("0123456789.-".contains($0)) }).compactMap { Double($0) }
+            if numbers.count == 4, numbers.allSatisfy(\.isFinite) {
+                func clamp(_ v: Double, _ limit: Int) -> Int { Int(min(max(v.rounded(), 0), Double(max(limit, 0)))) }
+                let x1 = clamp(min(numbers[0], numbers[2]), resizedWidth), x2 = clamp(max(numbers[0], numbers[2]), resizedWidth)
+                let y1 = clamp(min(numbers[1], numbers[3]), resizedHeight), y2 = clamp(max(numbers[1], numbers[3]), resizedHeight)
+                boxes.append(GroundingBox(label: label, kind: .box, points: [[x1, y1], [x2, y2]], space: space))
+            }
+            rest = rest[end.upperBound...]
+        }
+        return boxes
+    }
+
     /// Index of the `}` closing the `{` at `start` (strings and escapes respected), nil when unbalanced.
     static func matchingBrace(_ bytes: [UInt8], from start: Int) -> Int? {
         var depth = 0, inString = false, escaped = false
@@ -70,15 +102,17 @@ public enum AbsoluteBoxes {
 }
 
 extension Grounding {
-    /// Boxes in `text` by the family's format: Qwen2-VL markup in [0, 1000) (``parse(_:)``), or Qwen2.5-VL JSON in
-    /// pixels of the resized first image (``AbsoluteBoxes``; without a resized size there is nothing to map to).
+    /// Boxes in `text` by the family's format: Qwen2-VL markup in [0, 1000) (``parse(_:)``), or Qwen2.5-VL JSON (or,
+    /// when the answer has no JSON boxes, markup) in pixels of the resized first image (``AbsoluteBoxes``; without a
+    /// resized size there is nothing to map to).
     public static func parse(_ text: String, family: ModelFamily, resizedImageSize: (width: Int, height: Int)?) -> [GroundingBox] {
         switch family {
         case .qwen2VL:
             return parse(text)
         case .qwen25VL:
             guard let size = resizedImageSize else { return [] }
-            return AbsoluteBoxes.parse(text, resizedWidth: size.width, resizedHeight: size.height)
+            let json = AbsoluteBoxes.parse(text, resizedWidth: size.width, resizedHeight: size.height)
+            return json.isEmpty ? AbsoluteBoxes.parseMarkup(text, resizedWidth: size.width, resizedHeight: size.height) : json
         }
     }
 }

@@ -59,8 +59,21 @@ final class Qwen25GroundingTests: XCTestCase {
         XCTAssertEqual(boxes, Grounding.parse(text))
         XCTAssertEqual(boxes[0].space, .normalized1000)
         XCTAssertEqual(boxes[0].pixelPoints(imageWidth: 200, imageHeight: 150), [[20, 30], [100, 120]])
-        // Qwen2.5-VL does not read the [0, 1000) markup as JSON boxes.
-        XCTAssertTrue(Grounding.parse(text, family: .qwen25VL, resizedImageSize: (112, 84)).isEmpty)
+        // Qwen2.5-VL reads the same markup as resized-image pixels (clamped to 112×84), not as [0, 1000).
+        let absolute = Grounding.parse(text, family: .qwen25VL, resizedImageSize: (112, 84))
+        XCTAssertEqual(absolute.count, 1)
+        XCTAssertEqual(absolute[0].label, "cat")
+        XCTAssertEqual(absolute[0].points, [[100, 84], [112, 84]])
+        XCTAssertEqual(absolute[0].space, .resizedPixels(width: 112, height: 84))
+    }
+
+    func testQwen25MarkupBoxesMapToOriginalPixels() {
+        let text = "<|object_ref_start|> disc <|object_ref_end|><|box_start|>(84,63),(28,21)<|box_end|> and <|box_start|>(0,0),(56,42)<|box_end|>"
+        let boxes = Grounding.parse(text, family: .qwen25VL, resizedImageSize: (112, 84))
+        XCTAssertEqual(boxes.map(\.points), [[[28, 21], [84, 63]], [[0, 0], [56, 42]]])
+        XCTAssertEqual(boxes[0].label, "disc")
+        XCTAssertNil(boxes[1].label)   // " and " ends the label
+        XCTAssertEqual(boxes[1].pixelPoints(imageWidth: 200, imageHeight: 150), [[0, 0], [100, 75]])
     }
 
     /// `--annotate` draws a Qwen2.5-VL box at original-image pixels: box [28,21]-[84,63] of 112×84 on a 200×150
