@@ -61,10 +61,18 @@ public enum Annotation {
     /// Nil when the box has fewer than two points with two coordinates each.
     public static func pixelEdges(of box: GroundingBox, width: Int, height: Int)
         -> (left: Int, top: Int, right: Int, bottom: Int)? {
-        let corners = box.points.filter { $0.count >= 2 }
+        let corners = pixelCorners(of: box, width: width, height: height)
         guard corners.count >= 2 else { return nil }
-        let xs = corners.map { pixel($0[0], size: width) }, ys = corners.map { pixel($0[1], size: height) }
+        let xs = corners.map(\.x), ys = corners.map(\.y)
         return (xs.min() ?? 0, ys.min() ?? 0, xs.max() ?? 0, ys.max() ?? 0)
+    }
+
+    /// The box's usable points as pixel indices of a width×height image (its coordinate space mapped by
+    /// ``GroundingBox/pixelPoints(imageWidth:imageHeight:)``, rounded, clamped to the image).
+    static func pixelCorners(of box: GroundingBox, width: Int, height: Int) -> [(x: Int, y: Int)] {
+        func clamp(_ v: Double, _ size: Int) -> Int { Int(min(max(v.rounded(), 0), Double(max(0, size - 1)))) }
+        let usable = GroundingBox(label: box.label, kind: box.kind, points: box.points.filter { $0.count >= 2 }, space: box.space)
+        return usable.pixelPoints(imageWidth: width, imageHeight: height).map { (clamp($0[0], width), clamp($0[1], height)) }
     }
 
     /// Pixel index of normalized coordinate `value` along an axis of `size` pixels: `round(value/1000·size)`
@@ -84,11 +92,11 @@ public enum Annotation {
         let colors = colors(for: boxes)
         var tags: [(text: String, left: Int, top: Int, bottom: Int, color: Color)] = []
         for (box, color) in zip(boxes, colors) {
-            let corners = box.points.filter { $0.count >= 2 }
+            let corners = pixelCorners(of: box, width: image.width, height: image.height)
             guard corners.count >= 2,
                   let edges = pixelEdges(of: box, width: image.width, height: image.height) else { continue }
             if box.kind == .quad, corners.count >= 3 {
-                let points = corners.map { (pixel($0[0], size: image.width), pixel($0[1], size: image.height)) }
+                let points = corners.map { ($0.x, $0.y) }
                 for k in points.indices {
                     strokeLine(from: points[k], to: points[(k + 1) % points.count], width: line, color: color, on: &canvas)
                 }

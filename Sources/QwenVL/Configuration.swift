@@ -7,6 +7,8 @@ import Foundation
 /// class defaults (the hub `vision_config` lists only three keys and relies on them).
 public struct Configuration: Sendable, Equatable {
     public var modelType: String
+    /// Qwen2-VL or Qwen2.5-VL (from `model_type`).
+    public var family: ModelFamily
     public var text: TextConfiguration
     public var vision: VisionConfiguration
     public var imageTokenID: Int32
@@ -16,7 +18,7 @@ public struct Configuration: Sendable, Equatable {
     public var eosTokenIDs: [Int32]
 
     /// Model types this runtime implements (the registry key).
-    public static let supportedModelTypes = ["qwen2_vl"]
+    public static let supportedModelTypes = ModelFamily.allCases.map(\.rawValue)
 
     /// Parses and validates `config.json` data.
     public init(data: Data) throws {
@@ -30,19 +32,21 @@ public struct Configuration: Sendable, Equatable {
             throw QwenVLError("config.json: unsupported model_type '\(modelType)' (supported: \(Self.supportedModelTypes.joined(separator: ", ")))")
         }
         self.modelType = modelType
+        family = ModelFamily(rawValue: modelType)!
         let textDict = root["text_config"] as? [String: Any] ?? [:]
         let reader = ConfigReader(primary: textDict, fallback: root, section: "config.json")
         text = try TextConfiguration(reader)
         let visionDict = root["vision_config"] as? [String: Any] ?? [:]
         vision = try VisionConfiguration(ConfigReader(primary: visionDict, fallback: [:], section: "config.json vision_config"),
-                                         defaultOutHidden: text.hiddenSize)
+                                         family: family)
         imageTokenID = try reader.int32("image_token_id", default: 151655)
         videoTokenID = try reader.int32("video_token_id", default: 151656)
         visionStartTokenID = try reader.int32("vision_start_token_id", default: 151652)
         visionEndTokenID = try reader.int32("vision_end_token_id", default: 151653)
         eosTokenIDs = try reader.int32List("eos_token_id", default: [151645])
         if vision.outHiddenSize != text.hiddenSize {
-            throw QwenVLError("config.json: vision_config.hidden_size (\(vision.outHiddenSize)) must equal the text hidden_size (\(text.hiddenSize))")
+            let key = family == .qwen25VL ? "out_hidden_size" : "hidden_size"
+            throw QwenVLError("config.json: vision_config.\(key) (\(vision.outHiddenSize)) must equal the text hidden_size (\(text.hiddenSize))")
         }
     }
 
@@ -116,18 +120,39 @@ public struct VisionConfiguration: Sendable, Equatable {
     public var patchSize: Int
     public var temporalPatchSize: Int
     public var spatialMergeSize: Int
+    /// Qwen2.5-VL: SwiGLU MLP width (`intermediate_size`); nil for Qwen2-VL (QuickGELU, `mlp_ratio`).
+    public var intermediateSize: Int?
+    /// Qwen2.5-VL: window side in pixels (`window_size`, 112 in the releases); nil: no window attention.
+    public var windowSize: Int?
+    /// Qwen2.5-VL: blocks that attend over the whole frame (`fullatt_block_indexes`); the others are windowed.
+    public var fullAttentionBlocks: [Int] = []
+    /// Qwen2.5-VL: temporal position ids per second of video (`tokens_per_second`).
+    public var tokensPerSecond: Int?
 
-    /// MLP hidden width: embedDim · mlpRatio.
-    public var mlpHidden: Int { Int(Double(embedDim) * mlpRatio) }
+    /// MLP hidden width: `intermediate_size` (Qwen2.5-VL) or embedDim · mlpRatio (Qwen2-VL).
+    public var mlpHidden: Int { intermediateSize ?? Int(Double(embedDim) * mlpRatio) }
+    /// Merged cells per window side: `window_size // merge // patch` (HF `vit_merger_window_size`).
+    public var cellsPerWindow: Int? { windowSize.map { $0 / spatialMergeSize / patchSize } }
     /// Values per patch row: C·T·P·P.
     public var patchValues: Int { inChannels * temporalPatchSize * patchSize * patchSize }
 
-    init(_ r: ConfigReader, defaultOutHidden: Int) throws {
+    init(_ r: ConfigReader, family: ModelFamily) throws {
         depth = try r.int("depth", default: 32)
-        embedDim = try r.int("embed_dim", default: 1280)
         headCount = try r.int("num_heads", default: 16)
         mlpRatio = try r.double("mlp_ratio", default: 4)
-        outHiddenSize = try r.int("hidden_size", default: 3584)
+        switch family {
+        case .qwen2VL:
+            embedDim = try r.int("embed_dim", default: 1280)
+            outHiddenSize = try r.int("hidden_size", default: 3584)
+        case .qwen25VL:
+            // Qwen2_5_VLVisionConfig: `hidden_size` is the ViT width, `out_hidden_size` the merger's output.
+            embedDim = try r.int("hidden_size", default: 3584)
+            outHiddenSize = try r.int("out_hidden_size", default: 3584)
+            intermediateSize = try r.int("intermediate_size", default: 3420)
+            windowSize = try r.int("window_size", default: 112)
+            fullAttentionBlocks = try r.intList("fullatt_block_indexes", default: [7, 15, 23, 31])
+            tokensPerSecond = try r.int("tokens_per_second", default: 4)
+        }
         inChannels = try r.int("in_chans", default: try r.int("in_channels", default: 3))
         patchSize = try r.int("spatial_patch_size", default: try r.int("patch_size", default: 14))
         temporalPatchSize = try r.int("temporal_patch_size", default: 2)
@@ -138,6 +163,16 @@ public struct VisionConfiguration: Sendable, Equatable {
         for (key, value) in [("depth", depth), ("patch_size", patchSize), ("temporal_patch_size", temporalPatchSize),
                              ("spatial_merge_size", spatialMergeSize), ("in_chans", inChannels)] where value <= 0 {
             throw QwenVLError("\(r.section): \(key) must be positive (got \(value))")
+        }
+        if family == .qwen25VL {
+            guard mlpHidden > 0 else { throw QwenVLError("\(r.section): intermediate_size must be positive (got \(mlpHidden))") }
+            guard let cells = cellsPerWindow, cells > 0 else {
+                throw QwenVLError("\(r.section): window_size (\(windowSize ?? 0)) must be at least spatial_merge_size × patch_size (\(spatialMergeSize * patchSize))")
+            }
+            if let bad = fullAttentionBlocks.first(where: { $0 < 0 || $0 >= depth }) {
+                throw QwenVLError("\(r.section): fullatt_block_indexes has \(bad), outside 0..<\(depth)")
+            }
+            guard (tokensPerSecond ?? 0) >= 0 else { throw QwenVLError("\(r.section): tokens_per_second must not be negative") }
         }
     }
 }

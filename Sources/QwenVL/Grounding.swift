@@ -14,6 +14,16 @@ public struct GroundingBox: Sendable, Equatable, Codable {
     /// Points normalized to 0…1000, `[[x, y], …]`: a box holds `[[x1, y1], [x2, y2]]` with x1 ≤ x2 and
     /// y1 ≤ y2 (top-left, bottom-right); a quad holds its 4 corners in the order emitted.
     public var points: [[Int]]
+    /// What `points` are measured in: Qwen2-VL's 0…1000 (default) or Qwen2.5-VL's resized-image pixels.
+    public var space: CoordinateSpace = .normalized1000
+
+    /// Coordinate systems of the two families.
+    public enum CoordinateSpace: Sendable, Equatable, Codable {
+        /// 0…1000 on each axis of the whole image (Qwen2-VL).
+        case normalized1000
+        /// Absolute pixels of the image as resized for the model (Qwen2.5-VL).
+        case resizedPixels(width: Int, height: Int)
+    }
 
     /// The two shapes the grounding tokens describe.
     public enum Kind: String, Sendable, Codable {
@@ -21,19 +31,27 @@ public struct GroundingBox: Sendable, Equatable, Codable {
         case box
         /// `<|quad_start|>(x1,y1),(x2,y2),(x3,y3),(x4,y4)<|quad_end|>`: a quadrilateral.
         case quad
+        /// Qwen2.5-VL `point_2d`: one point.
+        case point
     }
 
-    public init(label: String?, kind: Kind, points: [[Int]]) {
+    public init(label: String?, kind: Kind, points: [[Int]], space: CoordinateSpace = .normalized1000) {
         self.label = label
         self.kind = kind
         self.points = points
+        self.space = space
     }
 
-    /// The points in pixels of an image of the given size: `[x/1000·W, y/1000·H]` for each point (not
-    /// rounded; a coordinate of 1000 maps to W or H, the image's far edge).
+    /// The points in pixels of an image of the given (original) size: `[x/1000·W, y/1000·H]` for each point, or
+    /// `[x·W/w, y·H/h]` for points in pixels of the w×h resized image (not rounded; the far edge maps to W or H).
     public func pixelPoints(imageWidth: Int, imageHeight: Int) -> [[Double]] {
-        points.map { point in
-            [Double(point.first ?? 0) / 1000 * Double(imageWidth), Double(point.count > 1 ? point[1] : 0) / 1000 * Double(imageHeight)]
+        let (sx, sy): (Double, Double)
+        switch space {
+        case .normalized1000: (sx, sy) = (1000, 1000)
+        case .resizedPixels(let w, let h): (sx, sy) = (Double(max(w, 1)), Double(max(h, 1)))
+        }
+        return points.map { point in
+            [Double(point.first ?? 0) / sx * Double(imageWidth), Double(point.count > 1 ? point[1] : 0) / sy * Double(imageHeight)]
         }
     }
 }
@@ -232,6 +250,8 @@ public enum Grounding {
                     [max(points[0][0], points[1][0]), max(points[0][1], points[1][1])]]
         case .quad:
             return points.count == 4 ? points : nil
+        case .point:
+            return points.count == 1 ? points : nil
         }
     }
 

@@ -111,8 +111,13 @@ public enum RopeIndex {
     /// Each run of image (video) pad tokens is one block whose k-th grid gives (T, H/m, W/m) merged cells:
     /// cell (a, b, c) gets (cur+a, cur+b, cur+c); the next text resumes at cur + max(T, H/m, W/m).
     /// Returns the positions and `delta = max position + 1 − token count`.
+    ///
+    /// `videoTemporalSteps[k]` is the temporal id step of video k (Qwen2.5-VL absolute time, see
+    /// ``AbsoluteTimePositions``); empty means 1 per temporal grid (Qwen2-VL). The next text then resumes at
+    /// 1 + the block's largest id on any axis.
     public static func compute(tokens: [Int32], imageTokenID: Int32, videoTokenID: Int32,
-                               imageGrids: [VisionGrid], videoGrids: [VisionGrid], mergeSize: Int) throws -> (PositionIDs, Int) {
+                               imageGrids: [VisionGrid], videoGrids: [VisionGrid], mergeSize: Int,
+                               videoTemporalSteps: [Int] = []) throws -> (PositionIDs, Int) {
         var t: [Int] = [], h: [Int] = [], w: [Int] = []
         t.reserveCapacity(tokens.count); h.reserveCapacity(tokens.count); w.reserveCapacity(tokens.count)
         var cur = 0, imageIndex = 0, videoIndex = 0, i = 0
@@ -135,8 +140,9 @@ public enum RopeIndex {
             guard i + length <= tokens.count, tokens[i..<(i + length)].allSatisfy({ $0 == token }) else {
                 throw QwenVLError("\(isImage ? "image" : "video") \(index + 1): expected \(length) placeholder tokens for grid \(grid.t)×\(grid.h)×\(grid.w)")
             }
-            for a in 0..<tt { for b in 0..<hh { for c in 0..<ww { t.append(cur + a); h.append(cur + b); w.append(cur + c) } } }
-            cur += max(tt, hh, ww)
+            let step = isImage || videoTemporalSteps.isEmpty ? 1 : videoTemporalSteps[min(index, videoTemporalSteps.count - 1)]
+            for a in 0..<tt { for b in 0..<hh { for c in 0..<ww { t.append(cur + a * step); h.append(cur + b); w.append(cur + c) } } }
+            cur += max((tt - 1) * step, hh - 1, ww - 1) + 1
             if isImage { imageIndex += 1 } else { videoIndex += 1 }
             i += length
         }

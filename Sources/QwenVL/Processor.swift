@@ -15,6 +15,8 @@ public struct ModelInput: Sendable {
     public var videoGrids: [VisionGrid] = []
     /// Patch rows of all videos: [Σ patches, C·T·P·P].
     public var videoPixels: [Float] = []
+    /// Sampled frame rate per video (qwen-vl-utils `video_kwargs["fps"]`), for Qwen2.5-VL's absolute time.
+    public var videoSampleFPS: [Double] = []
     /// A content fingerprint per image / video (lets a conversation's KV cache be reused across turns).
     public var imageKeys: [Int] = []
     public var videoKeys: [Int] = []
@@ -57,6 +59,22 @@ public struct PrepareOptions: Sendable {
 }
 
 extension QwenVLModel {
+    /// Temporal id step per video of `input` for this model's family (1 each for Qwen2-VL).
+    public func videoTemporalSteps(_ input: ModelInput) -> [Int] {
+        guard configuration.family == .qwen25VL, let tps = configuration.vision.tokensPerSecond else { return [] }
+        return input.videoGrids.indices.map { k in
+            AbsoluteTimePositions.temporalStep(sampleFPS: k < input.videoSampleFPS.count ? input.videoSampleFPS[k] : 2,
+                                               temporalPatchSize: configuration.vision.temporalPatchSize, tokensPerSecond: tps)
+        }
+    }
+
+    /// M-RoPE positions and rope delta of `input` by this model's family rule.
+    public func ropePositions(_ input: ModelInput) throws -> (PositionIDs, Int) {
+        try RopeIndex.compute(tokens: input.tokenIDs, imageTokenID: configuration.imageTokenID, videoTokenID: configuration.videoTokenID,
+                              imageGrids: input.imageGrids, videoGrids: input.videoGrids, mergeSize: configuration.vision.spatialMergeSize,
+                              videoTemporalSteps: videoTemporalSteps(input))
+    }
+
     /// The image processor configured from this checkpoint (patch/merge sizes, pixel budget).
     public func imageProcessor(maxPixelsCap: Int? = nil, minPixels: Int? = nil) -> ImageProcessor {
         var processor = ImageProcessor(minPixels: minPixels ?? preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
@@ -104,6 +122,7 @@ extension QwenVLModel {
         input.tokenIDs = try expandPlaceholders(withImages, id: configuration.videoTokenID,
                                                 counts: videos.map(\.tokenCount), kind: "video")
         input.videoGrids = videos.map(\.grid)
+        input.videoSampleFPS = videos.map(\.sampleFPS)
         input.videoPixels = videos.flatMap(\.pixels)
         input.videoKeys = videos.map { ModelInput.fingerprint($0.pixels[...], $0.grid) }
         input.imageGrids = images.map(\.grid)

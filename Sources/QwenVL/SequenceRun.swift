@@ -128,9 +128,7 @@ extension QwenVLModel {
         guard tokens.count < context else {
             throw QwenVLError("the prompt has \(tokens.count) tokens, more than the model's context of \(context) tokens")
         }
-        let (positions, delta) = try RopeIndex.compute(
-            tokens: tokens, imageTokenID: configuration.imageTokenID, videoTokenID: configuration.videoTokenID,
-            imageGrids: input.imageGrids, videoGrids: input.videoGrids, mergeSize: configuration.vision.spatialMergeSize)
+        let (positions, delta) = try ropePositions(input)
 
         // Reuse the cached prefix: equal tokens, and vision blocks only when their content is the same.
         let prefix = reusablePrefix(state: state, input: input)

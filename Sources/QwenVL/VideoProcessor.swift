@@ -18,6 +18,9 @@ public struct PreparedVideo: Sendable {
     /// Patch rows: [grid.patchCount, 1176].
     public var pixels: [Float]
     public var tokenCount: Int
+    /// qwen-vl-utils' `sample_fps` (frames sampled ÷ window frames × source fps; 2 for frame lists), the rate
+    /// Qwen2.5-VL's absolute-time positions use.
+    public var sampleFPS: Double = 2
 }
 
 /// Videos as qwen-vl-utils 0.0.14 prepares them (spec §4): 2 fps sampling with frame factor 2, a per-frame pixel
@@ -85,7 +88,8 @@ public struct VideoProcessor: Sendable {
                                                      mergeSize: imageProcessor.mergeSize, fused: true)
         return PreparedVideo(totalFrames: info.frameCount, sourceFPS: info.fps, duration: info.duration, indices: sampling.indices,
                              frameWidth: w, frameHeight: h, grid: grid, pixels: values,
-                             tokenCount: grid.patchCount / (imageProcessor.mergeSize * imageProcessor.mergeSize))
+                             tokenCount: grid.patchCount / (imageProcessor.mergeSize * imageProcessor.mergeSize),
+                             sampleFPS: sampling.sampleFPS)
     }
 
     /// A list of frame images: each fetched like an image (the part's min/max pixels and resized size apply),

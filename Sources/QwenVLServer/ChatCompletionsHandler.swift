@@ -91,7 +91,8 @@ struct ChatCompletionsHandler: Sendable {
             return .failure(.internalError("generation ended without a result"))
         } onCancel: { flag.cancel() }
         let result = try outcome.get()
-        let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: model.tokenizer, firstImageSize: started.firstImageSize)
+        let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: model.tokenizer, family: model.configuration.family,
+                                         firstImageSize: started.firstImageSize, resizedImageSize: started.firstImageResizedSize)
         let toolCalling = toolPlan.parsesToolCalls ? toolPlan.interpret(result.text) : nil
         return Self.json(response.completion(result, boxes: boxes, toolCalling: toolCalling))
     }
@@ -104,6 +105,7 @@ struct ChatCompletionsHandler: Sendable {
     func streamingResponse(job: GenerationJob, started: GenerationStart, response: ChatCompletionResponse,
                            includeUsage: Bool, toolPlan: ToolCallingPlan, release: @escaping @Sendable () -> Void) -> Response {
         let tokenizer = model.tokenizer
+        let family = model.configuration.family
         let body = ResponseBody { writer in
             let flag = job.cancellation
             defer {
@@ -163,7 +165,8 @@ struct ChatCompletionsHandler: Sendable {
                     } else if !rest.isEmpty {
                         delta.append(.init(key: "content", value: .string(rest)))
                     }
-                    if let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: tokenizer, firstImageSize: started.firstImageSize) {
+                    if let boxes = GroundingField.boxes(tokenIDs: result.tokenIDs, tokenizer: tokenizer, family: family,
+                                                            firstImageSize: started.firstImageSize, resizedImageSize: started.firstImageResizedSize) {
                         delta.append(.init(key: "boxes", value: boxes))
                     }
                     try await send(ChatCompletionResponse.event(response.chunk(

@@ -26,6 +26,8 @@ struct GenerationStart: Sendable {
     var promptTokenCount: Int
     /// Original size of the request's first image (for grounding boxes in pixels), if it has one.
     var firstImageSize: (width: Int, height: Int)?
+    /// Size of the first image as the model saw it (Qwen2.5-VL writes boxes in these pixels).
+    var firstImageResizedSize: (width: Int, height: Int)? = nil
 }
 
 /// What the worker reports after the start: each generated token, then the result or an error.

@@ -231,7 +231,8 @@ final class GenerationWorker: @unchecked Sendable {
                                      param: "messages", code: "context_length_exceeded"))
             return nil
         }
-        job.start.resolve(.success(GenerationStart(promptTokenCount: input.tokenIDs.count, firstImageSize: sizes.value)))
+        job.start.resolve(.success(GenerationStart(promptTokenCount: input.tokenIDs.count, firstImageSize: sizes.value,
+                                                           firstImageResizedSize: input.firstImageResizedSize(patchSize: model.configuration.vision.patchSize))))
         return input
     }
 

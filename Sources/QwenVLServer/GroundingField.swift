@@ -7,10 +7,13 @@ import QwenVLTokenizer
 /// four points), "box_pixels": [...] (the same points in pixels of the request's first image, when it has one)}]`.
 enum GroundingField {
     /// The field for generated `tokenIDs`, or nil when the answer holds no boxes.
-    static func boxes(tokenIDs: [Int32], tokenizer: QwenTokenizer, firstImageSize: (width: Int, height: Int)?) -> JSONValue? {
+    /// Qwen2.5-VL (`family`) writes JSON `bbox_2d` boxes in pixels of the resized first image (`resizedImageSize`);
+    /// their `box` holds those pixels and `box_pixels` the original-image pixels.
+    static func boxes(tokenIDs: [Int32], tokenizer: QwenTokenizer, family: ModelFamily = .qwen2VL,
+                      firstImageSize: (width: Int, height: Int)?, resizedImageSize: (width: Int, height: Int)? = nil) -> JSONValue? {
         let text = tokenizer.decode(tokenIDs, skipSpecialTokens: false)
-        guard text.contains("<|box_start|>") || text.contains("<|quad_start|>") else { return nil }
-        let boxes = Grounding.parse(text)
+        if family == .qwen2VL { guard text.contains("<|box_start|>") || text.contains("<|quad_start|>") else { return nil } }
+        let boxes = Grounding.parse(text, family: family, resizedImageSize: resizedImageSize)
         guard !boxes.isEmpty else { return nil }
         return .array(boxes.map { box in
             var members: [JSONValue.JSONMember] = [

@@ -142,7 +142,13 @@ struct BenchCommand: AsyncParsableCommand {
             let depth = Double(qwen.visionEncoder.config.depth)
             let n = Double(visionPatches)
             let perFrame = Double(grids.map { $0.h * $0.w }.max() ?? 0)
-            let flops = depth * n * (2 * (4 * e * e + 2 * e * mlp) + 4 * e * perFrame)
+            // Qwen2.5-VL: SwiGLU has three MLP matrices, and windowed blocks attend over one window (≤ (cells·merge)² patches).
+            let vc = qwen.visionEncoder.config
+            let mlpMatrices: Double = vc.windowSize == nil ? 2 : 3
+            let windowPatches = vc.cellsPerWindow.map { Double($0 * vc.spatialMergeSize * $0 * vc.spatialMergeSize) }
+            let fullBlocks = vc.windowSize == nil ? depth : Double(vc.fullAttentionBlocks.count)
+            let attention = fullBlocks * 4 * e * perFrame + (depth - fullBlocks) * 4 * e * min(perFrame, windowPatches ?? perFrame)
+            let flops = n * (depth * 2 * (4 * e * e + mlpMatrices * e * mlp) + attention)
                 + n / 4 * 2 * (16 * e * e + 4 * e * Double(qwen.visionEncoder.config.outHiddenSize))
             result["vision_s"] = vision
             result["vision_patches"] = visionPatches

@@ -77,7 +77,9 @@ struct GenerateCommand: AsyncParsableCommand {
         if let dumpLogits {
             try NumpyFile.write(result.promptLogits, shape: [result.promptLogits.count], to: URL(fileURLWithPath: dumpLogits))
         }
-        let boxes = try await grounding.finish(text: qwen.tokenizer.decode(result.tokenIDs, skipSpecialTokens: false), json: json)
+        let boxes = try await grounding.finish(text: qwen.tokenizer.decode(result.tokenIDs, skipSpecialTokens: false), json: json,
+                                               family: qwen.configuration.family,
+                                               resizedImageSize: input.firstImageResizedSize(patchSize: qwen.configuration.vision.patchSize))
         if json {
             let t = result.timings
             var object: [String: Any] = [
@@ -205,8 +207,10 @@ private struct GroundingOutput {
     /// Parses the boxes from `text` (decoded with special tokens), writes the annotated PNG when asked, and
     /// returns the `--json` entries: label, kind, `box` (normalized points, flattened) and, with an image,
     /// `box_pixels` (original-image pixels, 2 decimals).
-    func finish(text: String, json: Bool) async throws -> [[String: Any]] {
-        let boxes = Grounding.parse(text)
+    /// Qwen2.5-VL boxes are in pixels of the resized first image (`resizedImageSize`) and mapped back from it.
+    func finish(text: String, json: Bool, family: ModelFamily = .qwen2VL,
+                resizedImageSize: (width: Int, height: Int)? = nil) async throws -> [[String: Any]] {
+        let boxes = Grounding.parse(text, family: family, resizedImageSize: resizedImageSize)
         var size = image.map { (width: $0.width, height: $0.height) }
         if let image, let annotatePath {
             do {

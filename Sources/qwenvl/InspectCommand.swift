@@ -32,6 +32,8 @@ struct InspectCommand: AsyncParsableCommand {
             processor.mergeSize = configuration.vision.spatialMergeSize
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             var total = 0
+            let family = configuration.family
+            if !json { print("model: \(family.displayName) (model_type \(family.rawValue), \(family.architecture))") }
             for path in image {
                 let prepared = try await processor.prepare(ImageInput(source: ChatMessage.resolvePath(path, cwd)))
                 total += prepared.tokenCount
@@ -41,6 +43,7 @@ struct InspectCommand: AsyncParsableCommand {
                         "image": path, "original": [prepared.originalWidth, prepared.originalHeight],
                         "resized": [prepared.resizedWidth, prepared.resizedHeight], "grid_thw": [g.t, g.h, g.w],
                         "patches": g.patchCount, "tokens": prepared.tokenCount,
+                        "family": family.displayName, "model_type": family.rawValue,
                     ]
                     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
                 } else {
@@ -56,7 +59,12 @@ struct InspectCommand: AsyncParsableCommand {
                         "video": path, "total_frames": prepared.totalFrames, "sampled_frames": prepared.indices.count,
                         "indices": prepared.indices, "frame_size": [prepared.frameWidth, prepared.frameHeight],
                         "grid_thw": [g.t, g.h, g.w], "patches": g.patchCount, "tokens": prepared.tokenCount,
+                        "family": family.displayName, "model_type": family.rawValue, "sample_fps": prepared.sampleFPS,
                     ]
+                    if family == .qwen25VL, let tps = configuration.vision.tokensPerSecond {
+                        object["temporal_position_step"] = AbsoluteTimePositions.temporalStep(
+                            sampleFPS: prepared.sampleFPS, temporalPatchSize: configuration.vision.temporalPatchSize, tokensPerSecond: tps)
+                    }
                     if let d = prepared.duration { object["duration_s"] = d }
                     if let f = prepared.sourceFPS { object["fps"] = f }
                     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
