@@ -110,6 +110,10 @@ final class ServerUnitTests: XCTestCase {
         let jobs = (0..<4).map { job($0, text: String(repeating: "long ", count: 40 - 10 * $0)) }
         try worker.submit(jobs[0])
         guard case .success = await jobs[0].start.wait() else { return XCTFail("start") }
+        // `start` resolves when the prompt is prepared; the slot counts as taken once the run has started.
+        let deadline = Date().addingTimeInterval(30)
+        while worker.load.running < 1 && Date() < deadline { try await Task.sleep(nanoseconds: 1_000_000) }
+        XCTAssertEqual(worker.load.running, 1)
         for j in jobs[1...] { try worker.submit(j) }
         XCTAssertEqual(worker.queueLength, 3)
         XCTAssertThrowsError(try worker.submit(job(9, text: "one too many"))) { error in
