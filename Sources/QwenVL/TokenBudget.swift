@@ -14,8 +14,9 @@ struct TokenBudget: Sendable {
     static let margin = 32
     /// Steps between checks while far from the limit.
     static let recheckInterval = 16
-    /// States the search may visit before giving up (bounds its cost: a few milliseconds).
-    static let searchLimit = 20_000
+    /// States the breadth-first search may visit before the greedy search takes over (bounds its cost to a few
+    /// milliseconds: inside free-form JSON values every byte opens another kind of value).
+    static let searchLimit = 4_000
 
     /// Tokens of the shortest completion when last computed (nil: not yet).
     var knownLength: Int?
@@ -35,7 +36,9 @@ struct TokenBudget: Sendable {
     mutating func steer(_ state: JSONGrammarState, remaining: Int, vocabulary: TokenVocabulary) -> Steering {
         let room = remaining - 1                         // the end token needs the last one
         stepsSinceCheck += 1
-        let near = knownLength.map { room <= $0 + Self.margin + 1 } ?? true
+        // Checked every step once the room is within twice the known completion plus slack: one token can lengthen
+        // the completion by a few tokens (`[{"` opens three values), so a stale figure must not be trusted for long.
+        let near = knownLength.map { room <= 2 * $0 + 2 * Self.margin } ?? true
         guard near || stepsSinceCheck >= Self.recheckInterval else { return .free }
         stepsSinceCheck = 0
         guard let completion = state.shortestCompletion(limit: max(room, 0) + Self.margin) else {
@@ -65,10 +68,42 @@ struct TokenBudget: Sendable {
 }
 
 extension JSONGrammarState {
-    /// The shortest bytes that make the output complete (empty when it already is), nil when none has at most `limit`
-    /// bytes or the search visits more than ``TokenBudget/searchLimit`` states.
+    /// The shortest bytes that make the output complete (empty when it already is), or a short one when the
+    /// breadth-first search visits more than ``TokenBudget/searchLimit`` states; nil when none is found within `limit`.
     func shortestCompletion(limit: Int) -> [UInt8]? {
         if isComplete { return [] }
+        if let found = breadthFirstCompletion(limit: limit) { return found }
+        return greedyCompletion(limit: limit)
+    }
+
+    /// Closing bytes first: the order the greedy search tries bytes in.
+    static let closingOrder = Array(#""}]0:,a{["#.utf8)
+
+    /// A completion found by always taking the first byte (closing ones first) that leads to a live, unseen state; not
+    /// always the shortest, but found in `limit` × alphabet steps where the breadth-first search gives up.
+    func greedyCompletion(limit: Int) -> [UInt8]? {
+        let order = Self.closingOrder + grammar.completionAlphabet.filter { !Self.closingOrder.contains($0) }
+        var state = self, path: [UInt8] = []
+        var seen: Set<[GrammarStack]> = [stacks]
+        while path.count < limit {
+            var moved = false
+            for byte in order {
+                var s = state
+                s.advance(byte)
+                guard !s.isDead, seen.insert(s.stacks).inserted else { continue }
+                path.append(byte)
+                if s.isComplete { return path }
+                state = s
+                moved = true
+                break
+            }
+            if !moved { return nil }
+        }
+        return nil
+    }
+
+    /// The shortest completion by breadth-first search, nil past `limit` bytes or ``TokenBudget/searchLimit`` states.
+    func breadthFirstCompletion(limit: Int) -> [UInt8]? {
         var frontier: [(JSONGrammarState, [UInt8])] = [(self, [])]
         var seen: Set<[GrammarStack]> = [stacks]
         for _ in 0..<limit {
