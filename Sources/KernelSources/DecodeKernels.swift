@@ -26,6 +26,16 @@ func accumulate(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>)
     #endif
 }
 
+/// `acc += a · b` on 512-bit vectors (the AVX-512 set; elsewhere two 256-bit or four 128-bit halves).
+@inline(__always)
+func accumulate(_ acc: inout SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
+    #if QWENVL_FMA
+    acc.addProduct(a, b)
+    #else
+    acc += a * b
+    #endif
+}
+
 // MARK: - dense rows (bf16, f32, f16)
 
 /// `Σ w[i]·x[i]` for a bf16 row.
@@ -58,21 +68,106 @@ func bf16Value(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) 
 /// bf16 rows read as 32-bit pairs: each pair's low half is the even element (`pair << 16`), its high half the odd
 /// one (`pair & 0xFFFF0000`), one instruction per 8 values instead of a widen and a shift.
 enum BF16Pairs {
-    /// Reorders `x` so every group of 16 holds its 8 even-indexed values, then its 8 odd-indexed ones; a tail
-    /// shorter than 16 is copied as is.
+    /// Values per group of the pair layout: one register of pairs (AVX-512: 16 pairs in a zmm; else 8 in a ymm).
+    #if QWENVL_AVX512
+    static let group = 32
+    #else
+    static let group = 16
+    #endif
+
+    /// Reorders `x` so every group of ``group`` values holds its even-indexed values, then its odd-indexed ones; a
+    /// tail shorter than a group is copied as is.
     @inline(__always)
     static func split(_ x: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let half = group / 2
         var i = 0
-        while i + 16 <= n {
-            for j in 0..<8 {
+        while i + group <= n {
+            for j in 0..<half {
                 out[i + j] = x[i + 2 * j]
-                out[i + 8 + j] = x[i + 2 * j + 1]
+                out[i + half + j] = x[i + 2 * j + 1]
             }
-            i += 16
+            i += group
         }
         while i < n { out[i] = x[i]; i += 1 }
     }
 
+    #if QWENVL_AVX512
+    /// Dot products of four bf16 rows (`stride` bytes apart) with x; `paired` is x after ``split(_:count:into:)``
+    /// (groups of 32: one zmm of 16 pairs per row and step).
+    @inline(__always)
+    static func dot4(_ w: UnsafeRawPointer, stride: Int, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
+        let mask = SIMD16<UInt32>(repeating: 0xFFFF_0000)
+        var e0 = SIMD16<Float>(), e1 = SIMD16<Float>(), e2 = SIMD16<Float>(), e3 = SIMD16<Float>()
+        var o0 = SIMD16<Float>(), o1 = SIMD16<Float>(), o2 = SIMD16<Float>(), o3 = SIMD16<Float>()
+        let xr = UnsafeRawPointer(paired)
+        let w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 32 <= n {
+            prefetch(w + i * 2 + ahead); prefetch(w1 + i * 2 + ahead)
+            prefetch(w2 + i * 2 + ahead); prefetch(w3 + i * 2 + ahead)
+            let xe = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            let xo = xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+            let p0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            let p1 = w1.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            let p2 = w2.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            let p3 = w3.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            accumulate(&e0, unsafeBitCast(p0 &<< 16, to: SIMD16<Float>.self), xe)
+            accumulate(&o0, unsafeBitCast(p0 & mask, to: SIMD16<Float>.self), xo)
+            accumulate(&e1, unsafeBitCast(p1 &<< 16, to: SIMD16<Float>.self), xe)
+            accumulate(&o1, unsafeBitCast(p1 & mask, to: SIMD16<Float>.self), xo)
+            accumulate(&e2, unsafeBitCast(p2 &<< 16, to: SIMD16<Float>.self), xe)
+            accumulate(&o2, unsafeBitCast(p2 & mask, to: SIMD16<Float>.self), xo)
+            accumulate(&e3, unsafeBitCast(p3 &<< 16, to: SIMD16<Float>.self), xe)
+            accumulate(&o3, unsafeBitCast(p3 & mask, to: SIMD16<Float>.self), xo)
+            i += 32
+        }
+        var sums = SIMD4<Float>((e0 + o0).sum(), (e1 + o1).sum(), (e2 + o2).sum(), (e3 + o3).sum())
+        while i < n {
+            let xi = x[i]
+            sums[0] += bf16Value(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            sums[1] += bf16Value(w1.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            sums[2] += bf16Value(w2.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            sums[3] += bf16Value(w3.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            i += 1
+        }
+        return sums
+    }
+
+    /// Dot product of one bf16 row with x (`paired` as in ``dot4``): one sequential stream, 64 values per step in
+    /// two zmm of pairs.
+    @inline(__always)
+    static func dot(_ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let mask = SIMD16<UInt32>(repeating: 0xFFFF_0000)
+        var e0 = SIMD16<Float>(), e1 = SIMD16<Float>(), o0 = SIMD16<Float>(), o1 = SIMD16<Float>()
+        let xr = UnsafeRawPointer(paired)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 64 <= n {
+            prefetch(w + i * 2 + ahead); prefetch(w + i * 2 + ahead + 64)
+            let p0 = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            let p1 = w.loadUnaligned(fromByteOffset: i * 2 + 64, as: SIMD16<UInt32>.self)
+            accumulate(&e0, unsafeBitCast(p0 &<< 16, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+            accumulate(&o0, unsafeBitCast(p0 & mask, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self))
+            accumulate(&e1, unsafeBitCast(p1 &<< 16, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self))
+            accumulate(&o1, unsafeBitCast(p1 & mask, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self))
+            i += 64
+        }
+        var sum = ((e0 + o0) + (e1 + o1)).sum()
+        while i + 32 <= n {
+            let p = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            var a = unsafeBitCast(p &<< 16, to: SIMD16<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            accumulate(&a, unsafeBitCast(p & mask, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self))
+            sum += a.sum()
+            i += 32
+        }
+        while i < n {
+            sum += bf16Value(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            i += 1
+        }
+        return sum
+    }
+    #else
     /// Dot products of four bf16 rows (`stride` bytes apart) with x; `paired` is x after ``split(_:count:into:)``.
     @inline(__always)
     static func dot4(_ w: UnsafeRawPointer, stride: Int, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
@@ -155,8 +250,68 @@ enum BF16Pairs {
         }
         return sum
     }
+    #endif
 }
 
+#if QWENVL_AVX512
+/// `Σ w[i]·x[i]` for an f32 row (four zmm accumulators).
+@inline(__always)
+func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    let xr = UnsafeRawPointer(x)
+    var i = 0
+    while i + 64 <= n {
+        accumulate(&a0, w.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        accumulate(&a1, w.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self))
+        accumulate(&a2, w.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self))
+        accumulate(&a3, w.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self))
+        i += 64
+    }
+    while i + 16 <= n {
+        accumulate(&a0, w.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        i += 16
+    }
+    var sum = ((a0 + a1) + (a2 + a3)).sum()
+    while i < n {
+        sum += w.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * x[i]
+        i += 1
+    }
+    return sum
+}
+
+/// Dot products of four f32 rows (`stride` bytes apart) with x (two zmm accumulators per row).
+@inline(__always)
+func dotF32x4(_ w: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
+    let xr = UnsafeRawPointer(x)
+    let w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride
+    var i = 0
+    while i + 32 <= n {
+        let x0 = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let x1 = xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+        accumulate(&a0, w.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), x0)
+        accumulate(&b0, w.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), x1)
+        accumulate(&a1, w1.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), x0)
+        accumulate(&b1, w1.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), x1)
+        accumulate(&a2, w2.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), x0)
+        accumulate(&b2, w2.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), x1)
+        accumulate(&a3, w3.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), x0)
+        accumulate(&b3, w3.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), x1)
+        i += 32
+    }
+    var sums = SIMD4<Float>((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
+    while i < n {
+        let xi = x[i]
+        sums[0] += w.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * xi
+        sums[1] += w1.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * xi
+        sums[2] += w2.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * xi
+        sums[3] += w3.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * xi
+        i += 1
+    }
+    return sums
+}
+#else
 /// `Σ w[i]·x[i]` for an f32 row.
 @inline(__always)
 func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -210,6 +365,7 @@ func dotF32x4(_ w: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, _ n
     }
     return sums
 }
+#endif
 
 /// `Σ w[i]·x[i]` for an f16 row.
 @inline(__always)
@@ -274,7 +430,12 @@ enum Q8Dot {
                 let w = (header + 16 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
                 let x = (xs + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
                 let magnitudes = unsafeBitCast(applySigns(w, of: w), to: SIMD32<UInt8>.self)
+                #if QWENVL_AVX512
+                // One vpdpbusd: the same 32-bit sums of four products as vpmaddubsw + vpmaddwd below.
+                return Lanes.floats(multiplyAddQuads(SIMD8<Int32>(), magnitudes, applySigns(x, of: w)))
+                #else
                 return Lanes.floats(multiplyAddPairs(multiplyAddPairs(magnitudes, applySigns(x, of: w)), ones))
+                #endif
             }
             var b = 0
             while b < 8 {
@@ -359,11 +520,18 @@ enum Q4Dot {
                 let low = unsafeBitCast(v & mask, to: SIMD32<UInt8>.self)
                 let high = unsafeBitCast((v &>> 4) & mask, to: SIMD32<UInt8>.self)
                 let xb = xs + p * 64
+                #if QWENVL_AVX512
+                // Two vpdpbusd and one 32-bit multiply by the codes: the same integers as the three ops below.
+                let quads = multiplyAddQuads(multiplyAddQuads(SIMD8<Int32>(), low, xb.loadUnaligned(as: SIMD32<Int8>.self)),
+                                             high, xb.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self))
+                return quads &* SIMD8<Int32>(lowHalf: SIMD4(repeating: Int32(codes[2 * p])), highHalf: SIMD4(repeating: Int32(codes[2 * p + 1])))
+                #else
                 let sums = multiplyAddPairs(low, xb.loadUnaligned(as: SIMD32<Int8>.self))
                     &+ multiplyAddPairs(high, xb.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self))
                 let scale = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(codes[2 * p])),
                                           highHalf: SIMD8(repeating: Int16(codes[2 * p + 1])))
                 return multiplyAddPairs(sums, scale)
+                #endif
             }
             let n = pair(0) &+ pair(1) &+ pair(2) &+ pair(3)
             accumulate(&acc, Lanes.floats(n), SIMD8(repeating: d * xScales[sb]))
@@ -388,8 +556,7 @@ public let kernelSetName: String = {
 /// What each product family runs in this set, for `qwenvl --version` / `inspect` / `bench`.
 public let kernelDescriptions: (dense: String, quantized: String) = {
     #if KERNELS_AVX512
-    return ("AVX-512 build (cascadelake: F/CD/BW/DQ/VL/VNNI), 256-bit FMA dots",
-            "256-bit vpmaddubsw/vpmaddwd integer dots (AVX-512 build)")
+    return ("AVX-512 (cascadelake), 512-bit FMA dots", "AVX512-VNNI vpdpbusd integer dots (256-bit)")
     #elseif KERNELS_AVX2
     return ("AVX2 + FMA (haswell), 256-bit FMA dots", "AVX2 vpmaddubsw/vpmaddwd integer dots")
     #else

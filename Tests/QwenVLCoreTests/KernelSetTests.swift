@@ -87,6 +87,13 @@ final class KernelSetTests: XCTestCase {
             }
             let sa = unsafeBitCast(va, to: SIMD32<Int8>.self)
             for i in 0..<32 { signs[i] = vb[i] < 0 ? 0 &- sa[i] : (vb[i] == 0 ? 0 : sa[i]) }
+            var quads = SIMD8<Int32>(repeating: Int32(round * 1000 - 50_000))
+            for i in 0..<8 {
+                for k in 0..<4 { quads[i] += Int32(a[4 * i + k]) * Int32(vb[4 * i + k]) }
+            }
+            let start = SIMD8<Int32>(repeating: Int32(round * 1000 - 50_000))
+            XCTAssertEqual(IntrinsicsBaseline.multiplyAddQuads(start, va, vb), quads, "baseline vpdpbusd round \(round)")
+            if avx512 { XCTAssertEqual(IntrinsicsAVX512.multiplyAddQuads(start, va, vb), quads, "avx512 vpdpbusd round \(round)") }
             XCTAssertEqual(IntrinsicsBaseline.multiplyAddPairs(va, vb), pairs, "baseline round \(round)")
             XCTAssertEqual(IntrinsicsBaseline.multiplyAddPairs(wa, wb), words, "baseline round \(round)")
             XCTAssertEqual(IntrinsicsBaseline.applySigns(sa, of: vb), signs, "baseline round \(round)")
