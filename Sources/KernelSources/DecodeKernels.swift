@@ -426,6 +426,16 @@ enum Q8Dot {
             // d_w · d_x for the eight blocks.
             let scales = Lanes.half(header) * sr.loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self)
             let xs = xq + sb * 256
+            #if KERNELS_BASELINE
+            // Without pmaddubsw (SSE2, or the portable build) the same integer sums in floats: every product and
+            // every lane's sum of four (≤ 4·127·127) is an exact integer; the plain-Swift byte wrappers ran 500×
+            // slower than memory.
+            @inline(__always) func block(_ b: Int) -> SIMD8<Float> {
+                let w = header + 16 + b * 32, x = xs + b * 32
+                return (Lanes.int8(w) * Lanes.int8(x) + Lanes.int8(w, 8) * Lanes.int8(x, 8))
+                    + (Lanes.int8(w, 16) * Lanes.int8(x, 16) + Lanes.int8(w, 24) * Lanes.int8(x, 24))
+            }
+            #else
             @inline(__always) func block(_ b: Int) -> SIMD8<Float> {
                 let w = (header + 16 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
                 let x = (xs + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
@@ -437,6 +447,7 @@ enum Q8Dot {
                 return Lanes.floats(multiplyAddPairs(multiplyAddPairs(magnitudes, applySigns(x, of: w)), ones))
                 #endif
             }
+            #endif
             var b = 0
             while b < 8 {
                 accumulate(&acc0, block(b), SIMD8(repeating: scales[b]))
@@ -514,6 +525,20 @@ enum Q4Dot {
             let xs = xq + sb * 256
             // Blocks 2p and 2p+1: 16-bit lanes 0–7 hold block 2p's pair sums, lanes 8–15 block 2p+1's; the
             // multiply by the scale codes folds them into 32-bit lanes 0–3 and 4–7.
+            #if KERNELS_BASELINE
+            // Without pmaddubsw: the same integers in floats (per block ≤ 32·15·127, times a code ≤ 255, four pairs:
+            // < 2²⁴, exact).
+            @inline(__always) func pair(_ p: Int) -> SIMD8<Float> {
+                let q = header + quantOffset + p * 32, xb = xs + p * 64
+                let first = (Lanes.lowNibbles(q) * Lanes.int8(xb) + Lanes.lowNibbles(q, 8) * Lanes.int8(xb, 8))
+                    + (Lanes.highNibbles(q) * Lanes.int8(xb, 32) + Lanes.highNibbles(q, 8) * Lanes.int8(xb, 40))
+                let second = (Lanes.lowNibbles(q, 16) * Lanes.int8(xb, 16) + Lanes.lowNibbles(q, 24) * Lanes.int8(xb, 24))
+                    + (Lanes.highNibbles(q, 16) * Lanes.int8(xb, 48) + Lanes.highNibbles(q, 24) * Lanes.int8(xb, 56))
+                return first * Float(codes[2 * p]) + second * Float(codes[2 * p + 1])
+            }
+            let n = (pair(0) + pair(1)) + (pair(2) + pair(3))
+            accumulate(&acc, n, SIMD8(repeating: d * xScales[sb]))
+            #else
             @inline(__always) func pair(_ p: Int) -> SIMD8<Int32> {
                 // Nibbles masked in 16-bit lanes (byte-lane operators compile to per-lane loops).
                 let v = (header + quantOffset + p * 32).loadUnaligned(as: SIMD16<UInt16>.self)
@@ -535,6 +560,7 @@ enum Q4Dot {
             }
             let n = pair(0) &+ pair(1) &+ pair(2) &+ pair(3)
             accumulate(&acc, Lanes.floats(n), SIMD8(repeating: d * xScales[sb]))
+            #endif
         }
         return acc.sum() + accMin.sum()
     }
@@ -561,9 +587,9 @@ public let kernelDescriptions: (dense: String, quantized: String) = {
     return ("AVX2 + FMA (haswell), 256-bit FMA dots", "AVX2 vpmaddubsw/vpmaddwd integer dots")
     #else
     #if arch(x86_64)
-    return ("baseline x86-64 (SSE2), separate multiply and add", "portable Swift integer dots (no pmaddubsw)")
+    return ("baseline x86-64 (SSE2), separate multiply and add", "exact integer sums in float SIMD (no pmaddubsw)")
     #else
-    return ("baseline Swift SIMD", "portable Swift integer dots")
+    return ("baseline Swift SIMD", "exact integer sums in float SIMD")
     #endif
     #endif
 }()
