@@ -28,6 +28,32 @@ let hasAVX2: Bool = {
 }()
 let intrinsicsSettings: [SwiftSetting] = cpuSettings + [.unsafeFlags(["-parse-stdlib"])]
     + (hasAVX2 ? [.define("QWENVL_AVX2")] : [])
+// Decode kernel sets: the same sources (Sources/KernelSources, linked into each folder) compiled once per instruction
+// set, so one binary carries all of them and QwenVLCore's KernelSet picks one at start-up from the CPU's features
+// (`QWENVL_ISA=baseline|avx2|avx512` forces a lower one). Each set has its own copy of the intrinsics wrappers:
+// LLVM emits an AVX2 builtin only inside code compiled for a CPU that has it.
+struct KernelISA { var name: String; var cpu: String; var defines: [String] }
+let kernelISAs: [KernelISA] = [
+    KernelISA(name: "Baseline", cpu: "x86-64", defines: ["KERNELS_BASELINE"]),
+    KernelISA(name: "AVX2", cpu: "haswell", defines: ["KERNELS_AVX2", "QWENVL_AVX2", "QWENVL_FMA"]),
+    // AVX-512 F/CD/BW/DQ/VL + VNNI: Skylake-SP with VNNI (Cascade Lake), Ice Lake, Sapphire Rapids, Zen 4/5.
+    KernelISA(name: "AVX512", cpu: "cascadelake", defines: ["KERNELS_AVX512", "QWENVL_AVX2", "QWENVL_AVX512", "QWENVL_FMA"]),
+]
+func kernelFlags(_ isa: KernelISA) -> [SwiftSetting] {
+    #if arch(x86_64)
+    let cpu: [SwiftSetting] = [.unsafeFlags(["-target-cpu", isa.cpu])]
+    let defines = isa.defines
+    #else
+    let cpu: [SwiftSetting] = []
+    let defines = ["KERNELS_\(isa.name.uppercased())"]
+    #endif
+    return cpu + defines.map { .define($0) } + (optimizeInDebug ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : [])
+}
+let kernelTargets: [Target] = kernelISAs.flatMap { isa -> [Target] in [
+    .target(name: "Intrinsics\(isa.name)", swiftSettings: kernelFlags(isa) + [.unsafeFlags(["-parse-stdlib"])]),
+    .target(name: "Kernels\(isa.name)", dependencies: ["KernelInterface", .target(name: "Intrinsics\(isa.name)")],
+            swiftSettings: kernelFlags(isa)),
+] }
 let cpuCSettings: [CSetting] = targetCPU.map { [.unsafeFlags(["-march=\($0)"])] } ?? []
 
 let package = Package(
@@ -52,7 +78,10 @@ let package = Package(
         .systemLibrary(name: "CCPUID", path: "Sources/CCPUID"),
         // LLVM's x86 integer multiply-add intrinsics as inlinable Swift functions (see its source file).
         .target(name: "CPUIntrinsics", swiftSettings: intrinsicsSettings),
-        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc", "CCPUID"], swiftSettings: modelSettings),
+        // Argument types and constants shared by QwenVLCore and every kernel set.
+        .target(name: "KernelInterface", swiftSettings: modelSettings),
+        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc", "CCPUID", "KernelInterface",
+                                                   "KernelsBaseline", "KernelsAVX2", "KernelsAVX512"], swiftSettings: modelSettings),
         .target(name: "QwenVLTokenizer", swiftSettings: modelSettings),
         // Image decoding: C libraries enter through small system-library shims only.
         .systemLibrary(name: "CJPEGTurbo", path: "Sources/CJPEGTurbo", providers: [.apt(["libturbojpeg0-dev"])]),
@@ -71,13 +100,15 @@ let package = Package(
             "QwenVL", "QwenVLServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuSettings),
-        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore", "CPUIntrinsics"], swiftSettings: cpuSettings),
+        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore", "CPUIntrinsics", "IntrinsicsBaseline", "IntrinsicsAVX2",
+                                                          "IntrinsicsAVX512"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTokenizerTests", dependencies: ["QwenVLTokenizer"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLMediaTests", dependencies: ["QwenVLMedia"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLServerTests", dependencies: [
             "QwenVLServer",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: cpuSettings),
+    ] + kernelTargets + [
         .testTarget(name: "QwenVLTests", dependencies: ["QwenVL"], swiftSettings: cpuSettings),
     ]
 )

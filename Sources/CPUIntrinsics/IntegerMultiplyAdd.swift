@@ -70,6 +70,30 @@ public func applySigns(_ a: SIMD32<Int8>, of b: SIMD32<Int8>) -> SIMD32<Int8> {
     #endif
 }
 
+/// `vpdpbusd` (AVX512-VNNI on 256-bit registers): `acc` plus, per 32-bit lane, the four products of unsigned bytes
+/// of `a` and signed bytes of `b`, without saturation.
+///
+/// Result lane `i` is `acc[i] + Σ_{k<4} a[4i+k]·b[4i+k]`: [32] u8 × [32] s8 → [8] s32. Built as the instruction only
+/// where `QWENVL_AVX512` is defined (the AVX-512 kernel set, `-target-cpu cascadelake`); plain Swift elsewhere.
+@inlinable @inline(__always)
+public func multiplyAddQuads(_ acc: SIMD8<Int32>, _ a: SIMD32<UInt8>, _ b: SIMD32<Int8>) -> SIMD8<Int32> {
+    #if arch(x86_64) && QWENVL_AVX512
+    var result = SIMD8<Int32>()
+    result._storage._value = Builtin.int_x86_avx512_vpdpbusd_256(acc._storage._value,
+                                                                 unsafeBitCast(a, to: SIMD8<Int32>.self)._storage._value,
+                                                                 unsafeBitCast(b, to: SIMD8<Int32>.self)._storage._value)
+    return result
+    #else
+    var result = acc
+    for i in 0..<8 {
+        var sum = Int32(0)
+        for k in 0..<4 { sum = sum &+ Int32(a[4 * i + k]) &* Int32(b[4 * i + k]) }
+        result[i] = result[i] &+ sum
+    }
+    return result
+    #endif
+}
+
 /// Whether these wrappers were compiled to AVX2 instructions (`QWENVL_AVX2`) rather than their plain-Swift fallbacks.
 public let integerMultiplyAddIsAVX2: Bool = {
     #if arch(x86_64) && QWENVL_AVX2

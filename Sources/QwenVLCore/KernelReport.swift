@@ -1,20 +1,23 @@
-import CPUIntrinsics
-
-/// Which kernel runs each operation family on this machine, for `qwenvl --version` and `qwenvl bench`.
+/// Which kernel runs each operation family on this machine, for `qwenvl --version`, `inspect` and `bench`.
 ///
 /// Large products (prefill, vision encoder) go through OpenBLAS's sgemm with the core it loaded (see
-/// ``BLASCoreChoice``); matrix-vector products (decode) and the integer dots of q8/q4 are this package's Swift SIMD
-/// kernels, whose instruction set is fixed when the package is built (`-target-cpu`, default `haswell`).
+/// ``BLASCoreChoice``); matrix-vector products (decode) and the integer dots of q8/q4 run the active ``KernelSet``
+/// (chosen at start-up from the CPU, `QWENVL_ISA` forces a lower one); the other SIMD loops (attention, norms,
+/// activations, vector math) are compiled with the package's `-target-cpu` (default `haswell`).
 public enum KernelReport {
     /// One line per operation family: `name: kernel`.
-    public static func lines(cpu: CPUFeatures = .current, blasCore: String = Parallel.blasCore) -> [String] {
-        let dots = integerMultiplyAddIsAVX2 ? "AVX2 vpmaddubsw/vpmaddwd" : "portable Swift (no AVX2 in this build)"
+    public static func lines(cpu: CPUFeatures = .current, blasCore: String = Parallel.blasCore,
+                             kernels: KernelSet = .active, forced: Bool = KernelSet.isForced) -> [String] {
+        let available = KernelSet.supported(on: cpu).map(\.isa.rawValue).joined(separator: " ")
         var lines = [
             "cpu: \(cpu.summary)",
+            "kernel set: \(kernels.isa.rawValue) (\(forced ? "forced by QWENVL_ISA" : "best for this CPU"); this CPU runs: \(available))",
             "gemm (prefill, vision): OpenBLAS sgemm, \(blasCore) kernels",
-            "gemv bf16/f32 (decode): Swift SIMD (\(integerMultiplyAddIsAVX2 ? "AVX2 + FMA" : "baseline SIMD"))",
-            "gemv q8/q4 (decode): integer dots on \(dots)",
+            "gemv bf16/f32/f16 (decode, batched decode): \(kernels.isa.rawValue): \(kernels.denseKernel)",
+            "gemv q8/q4 (decode, batched decode, x quantization): \(kernels.isa.rawValue): \(kernels.quantizedKernel)",
+            "attention, norms, activations, vector math: Swift SIMD built for the package's -target-cpu",
         ]
+        if let error = KernelSet.environmentError { lines.append("warning: \(error) — running \(kernels.isa.rawValue)") }
         if let warning = BLASCoreChoice.slowCoreWarning(for: cpu, current: blasCore) { lines.append("warning: \(warning)") }
         return lines
     }

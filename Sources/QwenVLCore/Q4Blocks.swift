@@ -1,4 +1,4 @@
-import CPUIntrinsics
+import KernelInterface
 
 /// 4-bit block quantization with per-block scale and minimum: blocks of 32 weights, `w ≈ s_b · q + μ_b` with
 /// `q` in 0…15; the eight blocks of a 256-weight super-block code `s_b = d · sc_b` (sc: UInt8) and
@@ -19,8 +19,8 @@ public enum Q4Blocks {
     /// Weights per super-block.
     public static let superBlockSize = 256
     /// Bytes per super-block.
-    public static let superBlockBytes = 24 + 128
-    static let quantOffset = 24
+    public static let superBlockBytes = BlockLayout.q4SuperBlockBytes
+    static let quantOffset = BlockLayout.q4QuantOffset
 
     /// Super-blocks in a row of `cols` weights.
     @inline(__always)
@@ -69,7 +69,7 @@ public enum Q4Blocks {
 
     // MARK: - SIMD
 
-    /// Per-block sums of `x` (`superBlocks · 8` values), the minimum term of ``dot(_:_:blockSums:superBlocks:)``.
+    /// Per-block sums of `x` (`superBlocks · 8` values), the minimum term of the dot (scalar, as the kernels sum).
     static func blockSums(_ x: UnsafePointer<Float>, superBlocks: Int, into sums: UnsafeMutablePointer<Float>) {
         for k in 0..<(superBlocks * 8) {
             sums[k] = UnsafeRawPointer(x + k * blockSize).loadUnaligned(as: SIMD32<Float>.self).sum()
@@ -123,23 +123,12 @@ public enum Q4Blocks {
         return order
     }()
 
-    /// Quantizes x (`superBlocks · 256` floats, zero-padded) for ``dot(_:quantizedX:xScales:blockSums:superBlocks:)``:
-    /// `xq` gets `superBlocks · 256` Int8 in the layout of ``xOrder``, `scales` one Float per super-block.
+    /// Quantizes x (`superBlocks · 256` floats, zero-padded) with `kernels`' x-preparation: `xq` gets
+    /// `superBlocks · 256` Int8 in the layout of ``xOrder``, `scales` one Float per super-block.
     static func quantizeX(_ x: UnsafePointer<Float>, superBlocks: Int, into xq: UnsafeMutablePointer<Int8>,
-                          scales: UnsafeMutablePointer<Float>) {
-        xOrder.withUnsafeBufferPointer { order in
-            for sb in 0..<superBlocks {
-                let xs = x + sb * superBlockSize
-                var m = SIMD8<Float>()
-                for i in Swift.stride(from: 0, to: superBlockSize, by: 8) {
-                    m = Block32.max(m, Block32.magnitude(UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD8<Float>.self)))
-                }
-                let largest = Lanes.max(m)
-                let inverse: Float = largest > 0 ? xLevels / largest : 0
-                scales[sb] = largest > 0 ? largest / xLevels : 0
-                let out = xq + sb * superBlockSize
-                for i in 0..<superBlockSize { out[i] = Int8((xs[order[i]] * inverse).rounded(.toNearestOrEven)) }
-            }
+                          scales: UnsafeMutablePointer<Float>, kernels: KernelSet = .active) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: superBlocks * 8) { sums in
+            kernels.quantizeQ4(x, superBlocks, xq, scales, sums.baseAddress!)
         }
     }
 
@@ -172,40 +161,17 @@ public enum Q4Blocks {
         return total
     }
 
-    /// `Σ w · x` over one row with x quantized by ``quantizeX(_:superBlocks:into:scales:)``; `blockSums` are the
-    /// float per-block sums of x (the minimum term stays exact).
-    @inline(__always)
+    /// `Σ w · x` over one row with x quantized by ``quantizeX(_:superBlocks:into:scales:kernels:)``, by `kernels`'
+    /// q4 row kernel; `blockSums` are the float per-block sums of x (the minimum term stays exact).
     static func dot(_ row: UnsafeRawPointer, quantizedX xq: UnsafeRawPointer, xScales: UnsafePointer<Float>,
-                    blockSums: UnsafePointer<Float>, superBlocks: Int) -> Float {
-        let sr = UnsafeRawPointer(blockSums)
-        let mask = SIMD16<UInt16>(repeating: 0x0F0F)
-        let ahead = GEMVTuning.prefetchDistanceQ4
-        var acc = SIMD8<Float>(), accMin = SIMD8<Float>()
-        for sb in 0..<superBlocks {
-            let header = row + sb * superBlockBytes
-            prefetch(header + ahead); prefetch(header + ahead + 64); prefetch(header + ahead + 128)
-            let d = header.loadUnaligned(fromByteOffset: 16, as: Float.self)
-            let dmin = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
-            accMin.addProduct(Lanes.int8(header, 8) * dmin, sr.loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self))
-            let codes = header.loadUnaligned(as: SIMD8<UInt8>.self)
-            let xs = xq + sb * superBlockSize
-            // Blocks 2p and 2p+1: 16-bit lanes 0–7 hold block 2p's pair sums, lanes 8–15 block 2p+1's; the
-            // multiply by the scale codes folds them into 32-bit lanes 0–3 and 4–7.
-            @inline(__always) func pair(_ p: Int) -> SIMD8<Int32> {
-                // Nibbles masked in 16-bit lanes (byte-lane operators compile to per-lane loops).
-                let v = (header + quantOffset + p * 32).loadUnaligned(as: SIMD16<UInt16>.self)
-                let low = unsafeBitCast(v & mask, to: SIMD32<UInt8>.self)
-                let high = unsafeBitCast((v &>> 4) & mask, to: SIMD32<UInt8>.self)
-                let xb = xs + p * 64
-                let sums = multiplyAddPairs(low, xb.loadUnaligned(as: SIMD32<Int8>.self))
-                    &+ multiplyAddPairs(high, xb.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self))
-                let scale = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(codes[2 * p])),
-                                          highHalf: SIMD8(repeating: Int16(codes[2 * p + 1])))
-                return multiplyAddPairs(sums, scale)
-            }
-            let n = pair(0) &+ pair(1) &+ pair(2) &+ pair(3)
-            acc.addProduct(Lanes.floats(n), SIMD8(repeating: d * xScales[sb]))
+                    blockSums: UnsafePointer<Float>, superBlocks: Int, kernels: KernelSet = .active) -> Float {
+        var result: Float = 0
+        withUnsafeMutablePointer(to: &result) { y in
+        let product = QuantizedProduct(weights: row, rowStride: 0, rows: 1, superBlocks: superBlocks, xq: xq,
+                                       byteStride: 0, xScales: xScales, scaleStride: 0, blockSums: blockSums, sumStride: 0,
+                                       count: 1, y: y)
+        kernels.q4Rows(product, 0..<1)
         }
-        return acc.sum() + accMin.sum()
+        return result
     }
 }

@@ -1,4 +1,4 @@
-import CPUIntrinsics
+import KernelInterface
 
 /// 8-bit block quantization: blocks of 32 weights, each `w ≈ d · q` with `q` in −127…127 and one f16 scale `d`
 /// (llama.cpp's Q8_0 precision, 8.5 bits per weight).
@@ -13,7 +13,7 @@ public enum Q8Blocks {
     /// Weights per super-block (8 blocks and their scales).
     public static let superBlockSize = 256
     /// Bytes per super-block.
-    public static let superBlockBytes = 16 + 256
+    public static let superBlockBytes = BlockLayout.q8SuperBlockBytes
 
     /// Super-blocks in a row of `cols` weights.
     @inline(__always)
@@ -92,17 +92,11 @@ public enum Q8Blocks {
     // (same session, interleaved). The cost is x's rounding: at most ½ of 1/127 of the block's largest |x| per
     // value.
 
-    /// Quantizes x (`superBlocks · 256` floats, zero-padded) for ``dot(_:quantizedX:xScales:superBlocks:)``:
-    /// `xq` gets `superBlocks · 256` Int8, `scales` one Float per block of 32 (`superBlocks · 8`).
+    /// Quantizes x (`superBlocks · 256` floats, zero-padded) for ``dot(_:quantizedX:xScales:superBlocks:kernels:)``
+    /// with `kernels`' x-preparation: `xq` gets `superBlocks · 256` Int8, `scales` one Float per block of 32.
     static func quantizeX(_ x: UnsafePointer<Float>, superBlocks: Int, into xq: UnsafeMutablePointer<Int8>,
-                          scales: UnsafeMutablePointer<Float>) {
-        for block in 0..<(superBlocks * 8) {
-            let v = Block32(x, start: block * blockSize, count: superBlocks * superBlockSize)
-            let largest = v.maxMagnitude()
-            scales[block] = largest > 0 ? largest / 127 : 0
-            let q = v.levels(offset: 0, inverseScale: largest > 0 ? 127 / largest : 0, low: -127, high: 127)
-            q.storeBytes(to: UnsafeMutableRawPointer(xq + block * blockSize))
-        }
+                          scales: UnsafeMutablePointer<Float>, kernels: KernelSet = .active) {
+        kernels.quantizeQ8(x, superBlocks, xq, scales)
     }
 
     /// `Σ w · x` over one row with x quantized by ``quantizeX(_:superBlocks:into:scales:)`` (scalar reference):
@@ -124,39 +118,17 @@ public enum Q8Blocks {
         return total
     }
 
-    /// `Σ w · x` over one row with x quantized by ``quantizeX(_:superBlocks:into:scales:)``.
-    @inline(__always)
+    /// `Σ w · x` over one row with x quantized by ``quantizeX(_:superBlocks:into:scales:kernels:)``, by `kernels`'
+    /// q8 row kernel (the decode products call it per row range, in Sources/KernelSources/DecodeKernels.swift).
     static func dot(_ row: UnsafeRawPointer, quantizedX xq: UnsafeRawPointer, xScales: UnsafePointer<Float>,
-                    superBlocks: Int) -> Float {
-        let sr = UnsafeRawPointer(xScales)
-        let ones = SIMD16<Int16>(repeating: 1)
-        let ahead = GEMVTuning.prefetchDistanceQ8
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        for sb in 0..<superBlocks {
-            let header = row + sb * superBlockBytes
-            prefetchSuperBlock(header + ahead)
-            // d_w · d_x for the eight blocks.
-            let scales = Lanes.half(header) * sr.loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self)
-            let xs = xq + sb * superBlockSize
-            @inline(__always) func block(_ b: Int) -> SIMD8<Float> {
-                let w = (header + 16 + b * blockSize).loadUnaligned(as: SIMD32<Int8>.self)
-                let x = (xs + b * blockSize).loadUnaligned(as: SIMD32<Int8>.self)
-                let magnitudes = unsafeBitCast(applySigns(w, of: w), to: SIMD32<UInt8>.self)
-                return Lanes.floats(multiplyAddPairs(multiplyAddPairs(magnitudes, applySigns(x, of: w)), ones))
-            }
-            var b = 0
-            while b < 8 {
-                acc0.addProduct(block(b), SIMD8(repeating: scales[b]))
-                acc1.addProduct(block(b + 1), SIMD8(repeating: scales[b + 1]))
-                b += 2
-            }
+                    superBlocks: Int, kernels: KernelSet = .active) -> Float {
+        var result: Float = 0
+        withUnsafeMutablePointer(to: &result) { y in
+        let product = QuantizedProduct(weights: row, rowStride: 0, rows: 1, superBlocks: superBlocks, xq: xq,
+                                       byteStride: 0, xScales: xScales, scaleStride: 0, blockSums: xScales, sumStride: 0,
+                                       count: 1, y: y)
+        kernels.q8Rows(product, 0..<1)
         }
-        return (acc0 + acc1).sum()
-    }
-
-    /// Asks for the five cache lines a super-block at `p` may touch.
-    @inline(__always)
-    static func prefetchSuperBlock(_ p: UnsafeRawPointer) {
-        prefetch(p); prefetch(p + 64); prefetch(p + 128); prefetch(p + 192); prefetch(p + 256)
+        return result
     }
 }

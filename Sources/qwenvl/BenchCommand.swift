@@ -31,6 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Worker threads for every kernel (default: all cores, or QWENVL_THREADS).") var threads: Int?
     @Option(help: "Repetitions; medians are reported.") var repeats: Int = 1
     @Flag(help: "Run matrix-kernel micro-benchmarks (bf16, f32, q8, q4 on the 2B shapes).") var kernels = false
+    @Flag(name: .customLong("gemv-only"), help: "With --kernels: only the decode matrix-vector products (run with QWENVL_ISA=… per kernel set).")
+    var gemvOnly = false
     @Flag(help: "Print one JSON object.") var json = false
     @Option(help: "Also decode this many sequences together (continuous batching) and report the aggregate rate.")
     var batch: Int?
@@ -48,7 +50,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { Parallel.setThreadCount(threads) }
-        var result: [String: Any] = ["threads": Parallel.threadCount, "blas_core": Parallel.blasCore]
+        var result: [String: Any] = ["threads": Parallel.threadCount, "blas_core": Parallel.blasCore,
+                                     "kernel_set": KernelSet.active.isa.rawValue, "kernel_report": KernelReport.lines()]
+        if !json { for line in KernelReport.lines() { say(line) } }
         if kernels { result["kernels"] = runKernels() }
         if let model {
             do { try await benchModel(model, into: &result) } catch let error as QwenVLError { throw fail(error.description) }
@@ -87,6 +91,7 @@ struct BenchCommand: AsyncParsableCommand {
             record(KernelBenchmark.matrixVector(rows: 8960, cols: 1536, encoding: encoding, repeats: 40))
             record(KernelBenchmark.matrixVector(rows: 1536, cols: 8960, encoding: encoding, repeats: 40))
         }
+        if gemvOnly { return rows }
         for encoding in [WeightEncoding.bf16, .f32, .q8, .q4] {
             record(KernelBenchmark.matrixMatrix(tokens: 512, rows: 8960, cols: 1536, encoding: encoding, repeats: repeats + 2))
             record(KernelBenchmark.matrixMatrix(tokens: 512, rows: 1536, cols: 8960, encoding: encoding, repeats: repeats + 2))

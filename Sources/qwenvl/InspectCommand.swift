@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QwenVLCore
 import QwenVL
 
 /// `qwenvl inspect`: what the model would see of each image (sizes, grid, tokens), without running it.
@@ -73,7 +74,10 @@ struct InspectCommand: AsyncParsableCommand {
                     print("\(path): \(timing)\(prepared.totalFrames) frames → \(prepared.indices.count) sampled \(prepared.indices), frames \(prepared.frameWidth)×\(prepared.frameHeight), grid (t,h,w) = (\(g.t), \(g.h), \(g.w)), \(prepared.tokenCount) tokens")
                 }
             }
-            if !json { print("total: \(total) vision tokens (image budget \(processor.minPixels)…\(processor.maxPixels) pixels)") }
+            if !json {
+                print("total: \(total) vision tokens (image budget \(processor.minPixels)…\(processor.maxPixels) pixels)")
+                for line in KernelReport.lines() { print(line) }
+            }
         } catch let error as QwenVLError {
             throw fail(error.description)
         }

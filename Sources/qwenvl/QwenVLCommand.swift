@@ -11,9 +11,14 @@ struct QwenVLCommand: AsyncParsableCommand {
         version: (["qwenvl 0.6"] + KernelReport.lines()).joined(separator: "\n"),
         subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self])
 
-    /// Picks the BLAS kernels (may re-execute the process once), then parses and runs the subcommand.
+    /// Picks the BLAS kernels (may re-execute the process once), refuses a `QWENVL_ISA` this CPU cannot run, then
+    /// parses and runs the subcommand.
     static func main() async {
         BLASKernelChoice.applyBeforeStart()
+        if let error = KernelSet.environmentError {
+            printError("error: \(error)")
+            Foundation.exit(1)
+        }
         do {
             var command = try parseAsRoot()
             if var command = command as? AsyncParsableCommand {

@@ -44,28 +44,43 @@ final class BatchedMatrixVectorTests: XCTestCase {
         }
     }
 
+    /// Runs `body` once with every kernel set this CPU runs active (labels get the set's name), then restores it.
+    static func forEachKernelSet(_ body: (KernelSet) throws -> Void) rethrows {
+        let original = KernelSet.active.isa
+        defer { try? KernelSet.activate(original) }
+        for set in KernelSet.supported() {
+            try? KernelSet.activate(set.isa)
+            XCTAssertEqual(KernelSet.active.isa, set.isa)
+            try body(set)
+        }
+    }
+
     func testDenseFormatsAreBitIdenticalToOneVectorProducts() {
+        Self.forEachKernelSet { set in
         var rng = KernelTests.LCG(state: 5)
         // 1,536 columns take the one-row path, 4,160 > 4,096 the four-row path (with a tail of 2 rows).
         for (rows, cols) in [(70, 1536), (66, 4160), (9, 40)] {
             for dtype in [DType.bf16, .f32, .f16] {
                 let (matrix, exact, owner) = KernelTests.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
-                check(matrix, exact: exact, label: "\(dtype) [\(rows)×\(cols)]")
+                check(matrix, exact: exact, label: "\(set) \(dtype) [\(rows)×\(cols)]")
                 withExtendedLifetime(owner) {}
             }
+        }
         }
     }
 
     func testQuantizedFormatsAreBitIdenticalToOneVectorProducts() {
+        Self.forEachKernelSet { set in
         var rng = KernelTests.LCG(state: 11)
         for (rows, cols) in [(70, 1536), (5, 300)] {
             let values = (0..<(rows * cols)).map { _ in rng.next() * 0.05 }
             let buffer = AlignedBuffer(values)
             let dense = WeightMatrix(buffer, rows: rows, cols: cols)
             for format in [WeightFormat.q8, .q4] {
-                check(dense.converted(to: format), exact: nil, label: "\(format) [\(rows)×\(cols)]")
+                check(dense.converted(to: format), exact: nil, label: "\(set) \(format) [\(rows)×\(cols)]")
             }
             withExtendedLifetime(buffer) {}
+        }
         }
     }
 }

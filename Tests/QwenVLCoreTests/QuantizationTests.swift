@@ -70,6 +70,7 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testSIMDPathsMatchScalarReferences() {
+        for kernels in KernelSet.supported() {
         for (rows, cols) in [(9, 256), (5, 300), (3, 70), (4, 1536)] {
             let values = makeValues(rows * cols, seed: UInt64(rows * cols))
             var rng = KernelTests.LCG(state: 11)
@@ -97,10 +98,10 @@ final class QuantizationTests: XCTestCase {
                         // reference of that integer algorithm, and stays within x's rounding (≤ ½ of 1/127 of the
                         // block's max|x| per value) of the exact product.
                         var xq = [Int8](repeating: 0, count: padded), xScales = [Float](repeating: 0, count: padded / 32)
-                        Q8Blocks.quantizeX(xp, superBlocks: superBlocks, into: &xq, scales: &xScales)
+                        Q8Blocks.quantizeX(xp, superBlocks: superBlocks, into: &xq, scales: &xScales, kernels: kernels)
                         let integerReference = Q8Blocks.dotReference(row, quantizedX: xq, xScales: xScales, superBlocks: superBlocks)
-                        let fast = xq.withUnsafeBytes { Q8Blocks.dot(row, quantizedX: $0.baseAddress!, xScales: xScales, superBlocks: superBlocks) }
-                        XCTAssertEqual(Double(fast), Double(integerReference), accuracy: 1e-5 * scale, "q8 SIMD dot vs its scalar reference")
+                        let fast = xq.withUnsafeBytes { Q8Blocks.dot(row, quantizedX: $0.baseAddress!, xScales: xScales, superBlocks: superBlocks, kernels: kernels) }
+                        XCTAssertEqual(Double(fast), Double(integerReference), accuracy: 1e-5 * scale, "\(kernels) q8 SIMD dot vs its scalar reference")
                         let rounding = (0..<cols).reduce(0.0) { total, c in
                             let block = xp[(c / 32 * 32)..<(c / 32 * 32 + 32)]
                             return total + abs(Double(ref[c])) * Double(block.map { abs($0) }.max()!) / 127 / 2
@@ -114,10 +115,10 @@ final class QuantizationTests: XCTestCase {
                         // reference of that integer algorithm, and stays within x's rounding (≤ ½ of 1/127 of max|x|
                         // per value) of the exact product.
                         var xq = [Int8](repeating: 0, count: padded), xScales = [Float](repeating: 0, count: superBlocks)
-                        Q4Blocks.quantizeX(xp, superBlocks: superBlocks, into: &xq, scales: &xScales)
+                        Q4Blocks.quantizeX(xp, superBlocks: superBlocks, into: &xq, scales: &xScales, kernels: kernels)
                         let integerReference = Q4Blocks.dotReference(row, quantizedX: xq, xScales: xScales, blockSums: sums, superBlocks: superBlocks)
-                        let fast = xq.withUnsafeBytes { Q4Blocks.dot(row, quantizedX: $0.baseAddress!, xScales: xScales, blockSums: sums, superBlocks: superBlocks) }
-                        XCTAssertEqual(Double(fast), Double(integerReference), accuracy: 1e-5 * scale, "q4 SIMD dot vs its scalar reference")
+                        let fast = xq.withUnsafeBytes { Q4Blocks.dot(row, quantizedX: $0.baseAddress!, xScales: xScales, blockSums: sums, superBlocks: superBlocks, kernels: kernels) }
+                        XCTAssertEqual(Double(fast), Double(integerReference), accuracy: 1e-5 * scale, "\(kernels) q4 SIMD dot vs its scalar reference")
                         // x's rounding meets the scaled nibbles s_b·q = w − μ_b (the minimum term uses exact sums).
                         let largestX = Double(x.map { abs($0) }.max() ?? 0)
                         let scaledNibbles = (0..<cols).reduce(0.0) { total, c in
@@ -132,6 +133,7 @@ final class QuantizationTests: XCTestCase {
                     }
                 }
             }
+        }
         }
     }
 

@@ -1,0 +1,1 @@
+../CPUIntrinsics/IntegerMultiplyAdd.swift

@@ -1,0 +1,1 @@
+../QwenVLCore/Lanes.swift

@@ -1,0 +1,1 @@
+../QwenVLCore/Block32.swift

@@ -1,0 +1,1 @@
+../KernelSources/DecodeKernels.swift
