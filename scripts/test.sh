@@ -7,6 +7,8 @@ swift build --build-tests
 swift test --skip-build
 # The OpenAI-compatible server over real HTTP on loopback, with the official openai Python client.
 bash scripts/test-server.sh
+# Two replicas behind nginx: a replica killed mid-run and a draining one, every client request still completes.
+bash scripts/test-nginx.sh
 # Constrained decoding: the property test's outputs (written by swift test above) validated with Python jsonschema.
 VENV=${QWENVL_CONSTRAINED_VENV:-.build/constrained-venv}
 "$VENV/bin/python" -c "import jsonschema" 2>/dev/null || { python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet jsonschema; }

@@ -98,7 +98,7 @@ def test_killed_replica_requests_are_retried_on_the_other():
 
 def test_draining_replica_finishes_its_requests_and_exits():
     start("a")
-    time.sleep(2.5)          # nginx skips a failed server for fail_timeout (2 s) after the kill
+    time.sleep(2.5)          # A is back; let its first requests settle before the burst
     # Both replicas up: a burst spreads over them (round robin); then B is told to stop.
     prompts = [f"Drain test {i}" for i in range(6)]
     with concurrent.futures.ThreadPoolExecutor(12) as pool:
