@@ -48,7 +48,7 @@ struct TokenBudget: Sendable {
         guard let tokens = vocabulary.greedyTokenCount(completion) else { return .free }
         knownLength = tokens
         guard tokens + Self.margin >= room else { return .free }
-        guard let (id, _) = vocabulary.longestToken(prefixing: completion) else { return .end }
+        guard let (id, _) = vocabulary.longestToken(prefixing: completion[...]) else { return .end }
         return .token(id)
     }
 

@@ -73,22 +73,30 @@ final class TokenVocabulary: Sendable {
     let plainWithin: [TokenMask]
     /// The longest token in bytes (bounds how many string characters one token can add).
     let maxTokenLength: Int
-    /// The id of each byte string that is a token (the lowest id when several decode alike).
-    let idOfBytes: [[UInt8]: Int32]
 
-    /// The longest token that `bytes` begins with, and its length (nil for empty bytes or no token).
-    func longestToken(prefixing bytes: [UInt8]) -> (id: Int32, length: Int)? {
-        for length in stride(from: min(bytes.count, maxTokenLength), through: 1, by: -1) {
-            if let id = idOfBytes[Array(bytes[..<length])] { return (id, length) }
+    /// The longest token that `bytes` begins with, and its length (nil for empty bytes or no token): a walk down
+    /// ``trie`` (the lowest id where several tokens decode alike).
+    func longestToken(prefixing bytes: ArraySlice<UInt8>) -> (id: Int32, length: Int)? {
+        var node = 0, depth = 0
+        var best: (id: Int32, length: Int)?
+        for byte in bytes {
+            let end = Int(trie.subtreeEnd[node])
+            var child = node + 1
+            while child < end && trie.label[child] != byte { child = Int(trie.subtreeEnd[child]) }
+            guard child < end else { break }
+            node = child
+            depth += 1
+            let first = Int(trie.tokenStart[node])
+            if first < Int(trie.tokenStart[node + 1]) { best = (trie.tokenIDs[first], depth) }
         }
-        return nil
+        return best
     }
 
     /// How many tokens `bytes` takes when cut greedily into the longest tokens (nil if some byte has no token).
     func greedyTokenCount(_ bytes: [UInt8]) -> Int? {
         var count = 0, i = 0
         while i < bytes.count {
-            guard let (_, length) = longestToken(prefixing: Array(bytes[i...])) else { return nil }
+            guard let (_, length) = longestToken(prefixing: bytes[i...]) else { return nil }
             i += length
             count += 1
         }
@@ -111,10 +119,6 @@ final class TokenVocabulary: Sendable {
         let ids = (0..<Int32(size)).filter { byteStart[Int($0) + 1] > byteStart[Int($0)] }
         trie = TokenTrie(ids: ids, bytes: slice)
         maxTokenLength = ids.map { slice($0).count }.max() ?? 0
-        var idOfBytes: [[UInt8]: Int32] = [:]
-        idOfBytes.reserveCapacity(ids.count)
-        for id in ids where idOfBytes[Array(slice(id))] == nil { idOfBytes[Array(slice(id))] = id }
-        self.idOfBytes = idOfBytes
 
         // Characters of each plain-content token (-1: not plain).
         var plainLength = [Int](repeating: -1, count: size)
