@@ -72,6 +72,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN (bf16 matrix products on AVX-512-BF16 / AMX CPUs) and the GNU OpenMP runtime it is built on.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // glibc's mallopt (heap thresholds for large activations).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // cpuid / xgetbv / arch_prctl (x86) and getauxval (aarch64): run-time CPU feature detection.
@@ -80,7 +82,7 @@ let package = Package(
         .target(name: "CPUIntrinsics", swiftSettings: intrinsicsSettings),
         // Argument types and constants shared by QwenVLCore and every kernel set.
         .target(name: "KernelInterface", swiftSettings: modelSettings),
-        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CPUIntrinsics", "CMalloc", "CCPUID", "KernelInterface",
+        .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CDNNL", "CPUIntrinsics", "CMalloc", "CCPUID", "KernelInterface",
                                                    "KernelsBaseline", "KernelsAVX2", "KernelsAVX512"], swiftSettings: modelSettings),
         .target(name: "QwenVLTokenizer", swiftSettings: modelSettings),
         // Image decoding: C libraries enter through small system-library shims only.

@@ -1,7 +1,7 @@
 /// Which kernel runs each operation family on this machine, for `qwenvl --version`, `inspect` and `bench`.
 ///
-/// Large products (prefill, vision encoder) go through OpenBLAS's sgemm with the core it loaded (see
-/// ``BLASCoreChoice``); matrix-vector products (decode) and the integer dots of q8/q4 run the active ``KernelSet``
+/// Large products (prefill, vision encoder) with bf16/q8/q4 weights run oneDNN's bf16 kernels on CPUs with bf16 dot
+/// products (``BF16GEMM``), the others OpenBLAS's sgemm with the core it loaded (see ``BLASCoreChoice``); matrix-vector products (decode) and the integer dots of q8/q4 run the active ``KernelSet``
 /// (chosen at start-up from the CPU, `QWENVL_ISA` forces a lower one); the other SIMD loops (attention, norms,
 /// activations, vector math) are compiled with the package's `-target-cpu` (default `haswell`).
 public enum KernelReport {
@@ -12,7 +12,8 @@ public enum KernelReport {
         var lines = [
             "cpu: \(cpu.summary)",
             "kernel set: \(kernels.isa.rawValue) (\(forced ? "forced by QWENVL_ISA" : "best for this CPU"); this CPU runs: \(available))",
-            "gemm (prefill, vision): OpenBLAS sgemm, \(blasCore) kernels",
+            "gemm f32 weights, small products: OpenBLAS sgemm, \(blasCore) kernels",
+            "gemm bf16/q8/q4 weights (prefill, vision): \(BF16GEMM.report)",
             "gemv bf16/f32/f16 (decode, batched decode): \(kernels.isa.rawValue): \(kernels.denseKernel)",
             "gemv q8/q4 (decode, batched decode, x quantization): \(kernels.isa.rawValue): \(kernels.quantizedKernel)",
             "attention, norms, activations, vector math: Swift SIMD built for the package's -target-cpu",

@@ -24,6 +24,10 @@ extension WeightMatrix {
     /// no pass of its own.
     func gemm(_ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
               accumulate: Bool = false) {
+        if usesBF16GEMM(count: n) {
+            gemmBF16(x, n, y, bias: bias, accumulate: accumulate)
+            return
+        }
         let (rows, cols, base, stride, encoding) = (rows, cols, base, rowStride, encoding)
         let quantized = encoding == .q8 || encoding == .q4
         // Leading dimension of a decoded tile: quantized rows decode to whole super-blocks.
