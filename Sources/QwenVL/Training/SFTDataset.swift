@@ -58,7 +58,8 @@ public struct SFTDataset: Sendable {
     public func conversation(line: String, baseDirectory: URL?) throws -> [ChatMessage] {
         let row: JSONValue
         do { row = try JSONValue.parse(line, source: "row") } catch {
-            throw QwenVLError("invalid JSON (\(error))")
+            let detail = "\(error)"
+            throw QwenVLError(detail.hasPrefix("invalid JSON") ? detail : "invalid JSON (\(detail))")
         }
         guard row.objectValue != nil else { throw QwenVLError("expected a JSON object with \"messages\" or \"conversations\"") }
         let messages: [ChatMessage]
