@@ -256,6 +256,20 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(examples.count, (expected["valid_lines"] as! [Int]).count)
     }
 
+    /// A byte order mark and CRLF line ends (Windows editors) do not break rows; line numbers count every line.
+    func testByteOrderMarkAndCRLF() async throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("qwenvl-crlf-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let row = try Self.line("messages.jsonl", 1)
+        try (Data([0xEF, 0xBB, 0xBF]) + Data("\(row)\r\n\r\n{oops\r\n\(row)\r\n".utf8)).write(to: url)
+        let (examples, rejected, rows) = try await Self.dataset().read(url)
+        XCTAssertEqual(rows, 3)
+        XCTAssertEqual(rejected.map(\.line), [3])
+        XCTAssertEqual(examples.count, 2)
+        let reference = try Self.reference().first { ($0["file"] as! String) == "messages.jsonl" && ($0["line"] as! Int) == 1 }!
+        XCTAssertEqual(examples.first?.inputIDs, Fixtures.ints(reference["input_ids"]))
+    }
+
     func testShareGPTMarkersMustMatchTheMedia() throws {
         let dataset = try Self.dataset()
         let cases: [(String, String)] = [
