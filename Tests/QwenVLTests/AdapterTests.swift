@@ -146,18 +146,27 @@ final class AdapterTests: XCTestCase {
         }
     }
 
-    /// q8 / q4 quantize the f32 merge: the logits stay near the PeftModel's and differ from the unquantized ones.
+    /// q8 / q4 quantize the f32 merge: the logits equal those of the f32 merge-adapter checkpoint quantized on load,
+    /// stay within QuantizationDriftTests' measured drift bounds of the PeftModel, and differ from the f32 merge.
     func testQuantizedFormatsQuantizeTheMergedWeights() async throws {
         let reference = try Self.reference("tiny-f32")
         let prefix = reference["logits_prefix"] as! Int
         let adapter = try LoRAAdapter.load(from: Self.adapterDirectory("tiny-f32"))
-        for (format, bound) in [(WeightFormat.q8, Float(0.05)), (.q4, 0.5)] {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let merged = dir.appendingPathComponent("merged")
+        _ = try MergedCheckpoint.write(model: Fixtures.checkpoint("tiny-f32"), adapter: adapter, to: merged)
+        for (format, bound) in QuantizationDriftTests.bounds {
             let model = try QwenVLModel.load(from: Fixtures.checkpoint("tiny-f32"), options: LoadOptions(languageWeights: format, adapter: adapter))
-            let (name, input, ref) = try await Self.inputs(model, reference: reference)[0]
-            let error = try Self.error(try Self.run(model, input, tokens: 1, prefix: prefix).logits, "tiny-f32", ref["peft"] as! [String: Any])
-            print("adapter tiny-f32/\(name) \(format): logits max|Δ|/std vs PeftModel \(error)")
-            XCTAssertLessThanOrEqual(error, bound, "\(format)")
-            XCTAssertGreaterThan(error, 1e-4, "\(format) must quantize")
+            let quantizedMerge = try QwenVLModel.load(from: merged, options: LoadOptions(languageWeights: format))
+            for (name, input, ref) in try await Self.inputs(model, reference: reference) {
+                let logits = try Self.run(model, input, tokens: 1, prefix: prefix).logits
+                XCTAssertEqual(logits, try Self.run(quantizedMerge, input, tokens: 1, prefix: prefix).logits, "\(name) \(format)")
+                let error = try Self.error(logits, "tiny-f32", ref["peft"] as! [String: Any])
+                print("adapter tiny-f32/\(name) \(format): logits max|Δ|/std vs PeftModel \(error)")
+                XCTAssertLessThanOrEqual(error, bound, "\(name) \(format)")
+                XCTAssertGreaterThan(error, 1e-4, "\(name) \(format) must quantize")
+            }
         }
     }
 
