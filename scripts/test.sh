@@ -7,7 +7,15 @@ swift build --build-tests
 swift test --skip-build
 # LoRA adapters: the adapter and merged checkpoint AdapterTests wrote (.build/adapter-check) loaded by HF PEFT 0.17.1 and
 # transformers 4.57.6 (the reference venv of scripts/fixtures/requirements.txt), logits against the fixtures.
-"${QWENVL_REFERENCE_PYTHON:-/work/venv/bin/python}" scripts/check_adapters.py .build/adapter-check
+# The venv is QWENVL_REFERENCE_PYTHON's, else .build/reference-venv made here from requirements.txt (torch's CPU wheel
+# from /opt/wheels when present, else PyPI's).
+REF_PY=${QWENVL_REFERENCE_PYTHON:-.build/reference-venv/bin/python}
+if ! "$REF_PY" -c "import torch, transformers, peft" 2>/dev/null; then
+  python3 -m venv .build/reference-venv
+  .build/reference-venv/bin/pip install --quiet $( [ -d /opt/wheels ] && echo --find-links=/opt/wheels ) -r scripts/fixtures/requirements.txt
+  REF_PY=.build/reference-venv/bin/python
+fi
+"$REF_PY" scripts/check_adapters.py .build/adapter-check
 # The OpenAI-compatible server over real HTTP on loopback, with the official openai Python client.
 bash scripts/test-server.sh
 # Two replicas behind nginx: a replica killed mid-run and a draining one, every client request still completes.

@@ -124,7 +124,7 @@ public struct LoRAAdapter: Sendable, Equatable {
         }
         guard !halves.isEmpty else { throw QwenVLError("\(weightsFile): no LoRA tensors") }
         var pairs: [String: Pair] = [:]
-        for (path, entry) in halves {
+        for (path, entry) in halves.sorted(by: { $0.key.peftPrefix < $1.key.peftPrefix }) {   // a fixed order: errors name the same tensor every run
             guard let a = entry.a else { throw QwenVLError("\(weightsFile): \(path.peftPrefix) has lora_B but no lora_A") }
             guard let b = entry.b else { throw QwenVLError("\(weightsFile): \(path.peftPrefix) has lora_A but no lora_B") }
             guard a.shape[0] == settings.rank else {
