@@ -42,16 +42,16 @@ enum SegmentedAttention {
                     for h in (kvh * group)..<((kvh + 1) * group) {
                         let qh = q + s0 * qd + h * hd, doh = dout + s0 * qd + h * hd, dqh = dq + s0 * qd + h * hd
                         // P[L, L] = softmax over the causal prefix of q·kᵀ·scale
-                        DenseProduct.gemm(transposeB: true, m: L, n: L, k: hd, alpha: scale, qh, lda: qd, kh, ldb: kvd, beta: 0, p, ldc: L)
+                        FloatMatrixProduct.gemm(transposeB: true, m: L, n: L, k: hd, alpha: scale, qh, lda: qd, kh, ldb: kvd, beta: 0, p, ldc: L)
                         for i in 0..<L {
                             let row = p + i * L
                             Activations.softmax(row, count: i + 1)
                             if i + 1 < L { (row + i + 1).update(repeating: 0, count: L - i - 1) }
                         }
                         // dV[L, hd] += Pᵀ · dO
-                        DenseProduct.gemm(transposeA: true, m: L, n: hd, k: L, p, lda: L, doh, ldb: qd, beta: 1, dvh, ldc: kvd)
+                        FloatMatrixProduct.gemm(transposeA: true, m: L, n: hd, k: L, p, lda: L, doh, ldb: qd, beta: 1, dvh, ldc: kvd)
                         // dP[L, L] = dO · Vᵀ
-                        DenseProduct.gemm(transposeB: true, m: L, n: L, k: hd, doh, lda: qd, vh, ldb: kvd, beta: 0, dp, ldc: L)
+                        FloatMatrixProduct.gemm(transposeB: true, m: L, n: L, k: hd, doh, lda: qd, vh, ldb: kvd, beta: 0, dp, ldc: L)
                         // dS = P ⊙ (dP − rowsum(P ⊙ dP)), times the score scale (folded in here)
                         for i in 0..<L {
                             let pr = p + i * L, dr = dp + i * L
@@ -61,8 +61,8 @@ enum SegmentedAttention {
                             if i + 1 < L { (dr + i + 1).update(repeating: 0, count: L - i - 1) }
                         }
                         // dQ[L, hd] = dS · K ; dK[L, hd] += dSᵀ · Q
-                        DenseProduct.gemm(m: L, n: hd, k: L, dp, lda: L, kh, ldb: kvd, beta: 0, dqh, ldc: qd)
-                        DenseProduct.gemm(transposeA: true, m: L, n: hd, k: L, dp, lda: L, qh, ldb: qd, beta: 1, dkh, ldc: kvd)
+                        FloatMatrixProduct.gemm(m: L, n: hd, k: L, dp, lda: L, kh, ldb: kvd, beta: 0, dqh, ldc: qd)
+                        FloatMatrixProduct.gemm(transposeA: true, m: L, n: hd, k: L, dp, lda: L, qh, ldb: qd, beta: 1, dkh, ldc: kvd)
                     }
                 }
             }

@@ -83,10 +83,10 @@ enum LoRALinear {
         let input = UnsafePointer(dropped?.pointer) ?? x
         let z = TrainingTensor(n * r)                                            // [n, r]
         f.a.withUnsafeBufferPointer { a in
-            DenseProduct.gemm(transposeB: true, m: n, n: r, k: inF, input, lda: inF, a.baseAddress!, ldb: inF, beta: 0, z.pointer, ldc: r)
+            FloatMatrixProduct.gemm(transposeB: true, m: n, n: r, k: inF, input, lda: inF, a.baseAddress!, ldb: inF, beta: 0, z.pointer, ldc: r)
         }
         f.b.withUnsafeBufferPointer { b in
-            DenseProduct.gemm(transposeB: true, m: n, n: outF, k: r, alpha: scaling, z.pointer, lda: r, b.baseAddress!, ldb: r,
+            FloatMatrixProduct.gemm(transposeB: true, m: n, n: outF, k: r, alpha: scaling, z.pointer, lda: r, b.baseAddress!, ldb: r,
                               beta: 1, y, ldc: outF)
         }
         return (z, dropped)
@@ -101,27 +101,27 @@ enum LoRALinear {
         let input = UnsafePointer(dropped?.pointer) ?? x
         // dB[out, r] += scaling · dyᵀ · z
         gradient.b.withUnsafeMutableBufferPointer { gb in
-            DenseProduct.gemm(transposeA: true, m: outF, n: r, k: n, alpha: scaling, dy, lda: outF, z.pointer, ldb: r,
+            FloatMatrixProduct.gemm(transposeA: true, m: outF, n: r, k: n, alpha: scaling, dy, lda: outF, z.pointer, ldb: r,
                               beta: 1, gb.baseAddress!, ldc: r)
         }
         // dz[n, r] = scaling · dy · B
         let dz = TrainingTensor(n * r)
         f.b.withUnsafeBufferPointer { b in
-            DenseProduct.gemm(m: n, n: r, k: outF, alpha: scaling, dy, lda: outF, b.baseAddress!, ldb: r, beta: 0, dz.pointer, ldc: r)
+            FloatMatrixProduct.gemm(m: n, n: r, k: outF, alpha: scaling, dy, lda: outF, b.baseAddress!, ldb: r, beta: 0, dz.pointer, ldc: r)
         }
         // dA[r, in] += dzᵀ · dropout(x)
         gradient.a.withUnsafeMutableBufferPointer { ga in
-            DenseProduct.gemm(transposeA: true, m: r, n: inF, k: n, dz.pointer, lda: r, input, ldb: inF, beta: 1, ga.baseAddress!, ldc: inF)
+            FloatMatrixProduct.gemm(transposeA: true, m: r, n: inF, k: n, dz.pointer, lda: r, input, ldb: inF, beta: 1, ga.baseAddress!, ldc: inF)
         }
         // dx[n, in] += mask ⊙ (dz · A)
         f.a.withUnsafeBufferPointer { a in
             if let mask {
                 let t = TrainingTensor(n * inF)
-                DenseProduct.gemm(m: n, n: inF, k: r, dz.pointer, lda: r, a.baseAddress!, ldb: inF, beta: 0, t.pointer, ldc: inF)
+                FloatMatrixProduct.gemm(m: n, n: inF, k: r, dz.pointer, lda: r, a.baseAddress!, ldb: inF, beta: 0, t.pointer, ldc: inF)
                 mask.apply(t.pointer, count: n * inF)
                 TrainingTensor.add(dx, t.pointer, count: n * inF)
             } else {
-                DenseProduct.gemm(m: n, n: inF, k: r, dz.pointer, lda: r, a.baseAddress!, ldb: inF, beta: 1, dx, ldc: inF)
+                FloatMatrixProduct.gemm(m: n, n: inF, k: r, dz.pointer, lda: r, a.baseAddress!, ldb: inF, beta: 1, dx, ldc: inF)
             }
         }
     }

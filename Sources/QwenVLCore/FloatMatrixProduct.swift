@@ -2,7 +2,7 @@ import COpenBLAS
 import Foundation
 
 /// Plain float32 matrix products on the calling thread (small training products: LoRA factors, attention blocks).
-public enum DenseProduct {
+public enum FloatMatrixProduct {
     /// `c[m, n] = alpha · op(a) · op(b) + beta · c`, row-major, `op` transposing when asked (single-threaded sgemm).
     ///
     /// `a` is [m, k] (or [k, m] when `transposeA`), `b` is [k, n] (or [n, k] when `transposeB`); `lda`, `ldb`,
