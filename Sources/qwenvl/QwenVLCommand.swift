@@ -9,7 +9,8 @@ struct QwenVLCommand: AsyncParsableCommand {
         commandName: "qwenvl",
         abstract: "Run Qwen2-VL vision-language models locally on the CPU.",
         version: (["qwenvl 0.6"] + KernelReport.lines()).joined(separator: "\n"),
-        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self])
+        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self,
+                      DatasetCommand.self])
 
     /// Picks the BLAS kernels (may re-execute the process once), refuses a `QWENVL_ISA` this CPU cannot run, then
     /// parses and runs the subcommand.

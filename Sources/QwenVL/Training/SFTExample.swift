@@ -171,6 +171,11 @@ public enum SFTShard {
         return examples
     }
 
+    /// Writes any file (e.g. a dataset summary) atomically: temporary file in the same folder, then rename.
+    public static func writeFile(_ data: Data, to url: URL) throws {
+        try ShardTensorFile.writeAtomically(data, to: url)
+    }
+
     /// The tensor-name prefix of example `index`: six zero-padded digits.
     static func name(_ index: Int) -> String {
         let digits = String(index)
