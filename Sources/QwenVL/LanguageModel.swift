@@ -29,13 +29,20 @@ public struct LanguageModel: Sendable {
 
     /// Binds the decoder's tensors; accepts both the legacy and the transformers-5 names.
     /// `progress(done, total)` follows the layers (total: layers + the LM head).
-    init(config: TextConfiguration, weights: WeightStore, format: WeightFormat = .stored,
+    /// `adapter`, when given, is merged into its target matrices as they are bound (``AdapterMerge``).
+    init(config: TextConfiguration, weights: WeightStore, format: WeightFormat = .stored, adapter: LoRAAdapter? = nil,
          progress: ((Int, Int) -> Void)? = nil) throws {
         self.config = config
         let h = config.hiddenSize, kvd = config.kvHeadCount * config.headDim, inter = config.intermediateSize
+        if let adapter { try AdapterMerge.validate(adapter, against: config) }
         func names(_ suffix: String) -> [String] { ["model." + suffix, "model.language_model." + suffix, "language_model.model." + suffix] }
         func matrix(_ suffix: String, _ shape: [Int]) throws -> WeightMatrix {
-            WeightMatrix(try weights.tensor(names(suffix), shape: shape)).converted(to: format)
+            let stored = try weights.tensor(names(suffix), shape: shape)
+            if let adapter, let merged = try AdapterMerge.matrix(adapter, key: "model." + suffix.dropLast(".weight".count),
+                                                                 weight: stored, format: format) {
+                return merged
+            }
+            return WeightMatrix(stored).converted(to: format)
         }
         func vector(_ suffix: String, _ size: Int) throws -> [Float] { try weights.tensor(names(suffix), shape: [size]).floats() }
         // The embedding stays as stored: only single rows are read from it.

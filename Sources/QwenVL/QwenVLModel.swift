@@ -9,8 +9,14 @@ public typealias WeightFormat = QwenVLCore.WeightFormat
 public struct LoadOptions: Sendable, Equatable {
     /// Format of the language model's matrices: `.stored` keeps the checkpoint dtype memory-mapped (no copy).
     public var languageWeights: WeightFormat = .stored
+    /// A LoRA adapter merged into the language model's weights at load (W + scaling·B·A in f32, then the format
+    /// above: stored bf16 rounds the merged values to bf16). Nil: the checkpoint's weights as they are.
+    public var adapter: LoRAAdapter?
 
-    public init(languageWeights: WeightFormat = .stored) { self.languageWeights = languageWeights }
+    public init(languageWeights: WeightFormat = .stored, adapter: LoRAAdapter? = nil) {
+        self.languageWeights = languageWeights
+        self.adapter = adapter
+    }
 }
 
 /// A loaded Qwen2-VL checkpoint: configuration, tokenizer, chat template and weights.
@@ -70,7 +76,7 @@ public final class QwenVLModel: Sendable {
         do {
             weights = try WeightStore(directory: directory)
             languageModel = try LanguageModel(config: configuration.text, weights: weights, format: options.languageWeights,
-                                              progress: progress)
+                                              adapter: options.adapter, progress: progress)
             visionEncoder = try VisionEncoder(config: configuration.vision, weights: weights)
         } catch let error as CheckpointError {
             throw QwenVLError(error.description)

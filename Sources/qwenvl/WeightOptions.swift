@@ -14,6 +14,10 @@ struct WeightOptions: ParsableArguments {
     @Option(help: "Language-model weights: bf16 (as stored, memory-mapped), f32, q8 or q4 (quantized on load).")
     var weights: String = "bf16"
 
+    @Option(help: ArgumentHelp("A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors), merged into the language model's weights on load.",
+                               valueName: "dir"))
+    var adapter: String?
+
     func validate() throws {
         guard Self.formats[weights] != nil else { throw ValidationError("--weights must be bf16, f32, q8 or q4 (got '\(weights)')") }
     }
@@ -21,16 +25,20 @@ struct WeightOptions: ParsableArguments {
     /// The chosen format (validated).
     var format: WeightFormat { Self.formats[weights] ?? .stored }
 
-    /// Load options for the chosen format.
-    var loadOptions: LoadOptions { LoadOptions(languageWeights: format) }
+    /// Load options for the chosen format and adapter (read from `--adapter`).
+    func loadOptions() throws -> LoadOptions {
+        LoadOptions(languageWeights: format, adapter: try adapter.map { try LoRAAdapter.load(from: URL(fileURLWithPath: $0)) })
+    }
 
     /// Loads `model` in the chosen format, with a progress bar on stderr while weights are converted.
     func load(_ model: String) throws -> QwenVLModel {
         let bar = ProgressBar()
         defer { bar.finish() }
-        let progress: ((Int, Int) -> Void)? = format == .stored ? nil : { done, total in
-            bar.update("converting weights to \(weights)", done, total)
+        let options = try loadOptions()
+        let label = adapter == nil ? "converting weights to \(weights)" : "merging the adapter (\(weights))"
+        let progress: ((Int, Int) -> Void)? = format == .stored && adapter == nil ? nil : { done, total in
+            bar.update(label, done, total)
         }
-        return try QwenVLModel.load(from: URL(fileURLWithPath: model), options: loadOptions, progress: progress)
+        return try QwenVLModel.load(from: URL(fileURLWithPath: model), options: options, progress: progress)
     }
 }
