@@ -82,7 +82,7 @@ public enum LoRAGradients {
     }
 
     /// Checks the example against the model and returns its attention segments.
-    static func validate(_ e: SFTExample, model: QwenVLModel, weights: LoRAWeights) throws -> [Range<Int>] {
+    public static func validate(_ e: SFTExample, model: QwenVLModel, weights: LoRAWeights) throws -> [Range<Int>] {
         let n = e.count, c = model.languageModel.config
         guard n > 0 else { throw QwenVLError("training example is empty") }
         guard e.labels.count == n else { throw QwenVLError("training example has \(n) tokens but \(e.labels.count) labels") }
