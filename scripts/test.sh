@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build
+# LoRA adapters: the adapter and merged checkpoint AdapterTests wrote (.build/adapter-check) loaded by HF PEFT 0.17.1 and
+# transformers 4.57.6 (the reference venv of scripts/fixtures/requirements.txt), logits against the fixtures.
+"${QWENVL_REFERENCE_PYTHON:-/work/venv/bin/python}" scripts/check_adapters.py .build/adapter-check
 # The OpenAI-compatible server over real HTTP on loopback, with the official openai Python client.
 bash scripts/test-server.sh
 # Two replicas behind nginx: a replica killed mid-run and a draining one, every client request still completes.

@@ -34,55 +34,67 @@ public enum AdapterMerge {
 
     /// W + scaling·B·A in float32 for `pair` over a stored weight `[out, in]`: [out, in].
     public static func merged(_ weight: StoredTensor, _ pair: LoRAAdapter.Pair, rank: Int, scaling: Float) throws -> AlignedBuffer {
+        try checkShape(weight, pair)
+        let cols = pair.inFeatures
+        let out = AlignedBuffer(count: pair.outFeatures * cols)                  // [out, in]
+        nonisolated(unsafe) let target = out.pointer
+        Parallel.forChunks(pair.outFeatures, minChunk: 16) { range in
+            for o in range { mergedRow(o, weight, pair, rank: rank, scaling: scaling, into: target + o * cols) }
+        }
+        return out
+    }
+
+    static func checkShape(_ weight: StoredTensor, _ pair: LoRAAdapter.Pair) throws {
         let shape = weight.info.shape
         guard shape == [pair.outFeatures, pair.inFeatures] else {
             throw QwenVLError("LoRA adapter: tensor '\(weight.info.name)' has shape \(shape) but the adapter's pair is [\(pair.outFeatures), \(pair.inFeatures)]")
         }
-        let rows = pair.outFeatures, cols = pair.inFeatures
-        let out = AlignedBuffer(count: rows * cols)                  // [out, in]
-        convertToFloat(weight.info.dtype, weight.pointer, out.pointer, count: rows * cols)
-        addDelta(into: out.pointer, pair, rank: rank, scaling: scaling)
-        return out
     }
 
-    /// `w[out, in] += scaling·(B·A)`: each row's delta Σ_r B[o, r]·A[r, :] is summed in f32, then scaled and added.
-    public static func addDelta(into w: UnsafeMutablePointer<Float>, _ pair: LoRAAdapter.Pair, rank: Int, scaling: Float) {
-        let rows = pair.outFeatures, cols = pair.inFeatures
+    /// Row `o` of W + scaling·(B·A) into `out` [in]: the row's delta Σ_r B[o, r]·A[r, :] is summed in f32, then
+    /// scaled and added to the stored row widened to f32 (PEFT's order: delta = (B·A)·scaling; W + delta).
+    @inline(__always)
+    static func mergedRow(_ o: Int, _ weight: StoredTensor, _ pair: LoRAAdapter.Pair, rank: Int, scaling: Float,
+                          into out: UnsafeMutablePointer<Float>) {
+        let cols = pair.inFeatures
+        let delta = UnsafeMutablePointer<Float>.allocate(capacity: cols)   // [in]
+        defer { delta.deallocate() }
+        delta.initialize(repeating: 0, count: cols)
         pair.a.withUnsafeBufferPointer { a in            // [rank, in]
             pair.b.withUnsafeBufferPointer { b in        // [out, rank]
-                let (ap, bp) = (a.baseAddress!, b.baseAddress!)
-                nonisolated(unsafe) let target = w
-                Parallel.forChunks(rows, minChunk: 64) { range in
-                    let delta = UnsafeMutablePointer<Float>.allocate(capacity: cols)   // [in]
-                    defer { delta.deallocate() }
-                    for o in range {
-                        delta.initialize(repeating: 0, count: cols)
-                        for r in 0..<rank {
-                            let coefficient = bp[o * rank + r]
-                            let row = ap + r * cols
-                            for i in 0..<cols { delta[i] += coefficient * row[i] }
-                        }
-                        let destination = target + o * cols
-                        for i in 0..<cols { destination[i] += delta[i] * scaling }
-                    }
+                for r in 0..<rank {
+                    let coefficient = b[o * rank + r]
+                    let row = a.baseAddress! + r * cols
+                    for i in 0..<cols { delta[i] += coefficient * row[i] }
                 }
             }
         }
+        convertToFloat(weight.info.dtype, weight.pointer + o * cols * weight.info.dtype.byteCount, out, count: cols)
+        for i in 0..<cols { out[i] += delta[i] * scaling }
     }
 
     /// The weight matrix for module `key` (`model.layers.{l}.self_attn.q_proj`): the stored tensor with the
     /// adapter's update merged in `format`, or nil when the adapter has no pair for it.
     static func matrix(_ adapter: LoRAAdapter, key: String, weight: StoredTensor, format: WeightFormat) throws -> WeightMatrix? {
         guard let pair = adapter.pairs[key] else { return nil }
-        let values = try merged(weight, pair, rank: adapter.rank, scaling: adapter.scaling)   // [out, in] f32
+        try checkShape(weight, pair)
         let rows = pair.outFeatures, cols = pair.inFeatures
+        let (rank, scaling) = (adapter.rank, adapter.scaling)
+        let result: WeightMatrix
         switch format {
         case .stored:
-            return WeightMatrix(rows: rows, cols: cols, rounding: values.pointer, to: weight.info.dtype)
+            result = WeightMatrix(rows: rows, cols: cols, dtype: weight.info.dtype) { o, out in
+                mergedRow(o, weight, pair, rank: rank, scaling: scaling, into: out)
+            }
         case .f32:
-            return WeightMatrix(values, rows: rows, cols: cols)
+            result = WeightMatrix(rows: rows, cols: cols, dtype: .f32) { o, out in
+                mergedRow(o, weight, pair, rank: rank, scaling: scaling, into: out)
+            }
         case .q8, .q4:
-            return WeightMatrix(values, rows: rows, cols: cols).converted(to: format)
+            result = WeightMatrix(try merged(weight, pair, rank: rank, scaling: scaling), rows: rows, cols: cols).converted(to: format)
         }
+        // The process holds the merged copy only; the source stays in the page cache.
+        WeightMatrix(weight).releaseMappedPages()
+        return result
     }
 }

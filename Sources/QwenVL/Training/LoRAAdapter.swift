@@ -251,15 +251,23 @@ public struct LoRAAdapter: Sendable, Equatable {
         }
     }
 
+    /// Whether a JSONSerialization value is `true`/`false` (on Linux every NSNumber 0 or 1 also casts to Bool).
+    private static func isBoolean(_ value: Any?) -> Bool {
+        guard let value else { return false }
+        if let number = value as? NSNumber { return String(cString: number.objCType) == "c" || "\(type(of: value))".contains("Boolean") }
+        return value is Bool
+    }
+
     private static func number(_ value: Any?) -> Double? {
-        if value is Bool { return nil }
-        if let int = value as? Int { return Double(int) }
+        if isBoolean(value) { return nil }
+        if let number = value as? NSNumber, number.doubleValue.isFinite { return number.doubleValue }
         if let double = value as? Double, double.isFinite { return double }
         return nil
     }
 
     private static func integer(_ value: Any?) -> Int? {
-        if value is Bool { return nil }
+        if isBoolean(value) { return nil }
+        if let double = value as? Double, double != double.rounded() { return nil }
         if let int = value as? Int { return int }
         if let double = value as? Double, double == double.rounded(), abs(double) < 1e9 { return Int(double) }
         return nil
