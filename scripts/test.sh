@@ -16,5 +16,8 @@ bash scripts/test-nginx.sh
 VENV=${QWENVL_CONSTRAINED_VENV:-.build/constrained-venv}
 "$VENV/bin/python" -c "import jsonschema" 2>/dev/null || { python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet jsonschema; }
 "$VENV/bin/python" scripts/validate_constrained.py .build/constrained-outputs.jsonl --min-outputs 12
+# SFT shards (written by DatasetTests above) load in Python's safetensors as written.
+"$VENV/bin/python" -c "import safetensors, numpy" 2>/dev/null || "$VENV/bin/pip" install --quiet safetensors numpy
+"$VENV/bin/python" scripts/check_sft_shard.py .build/sft-shard-check
 # The chat web page in headless Chromium (Selenium), against a real `qwenvl serve`.
 bash scripts/test-webui.sh

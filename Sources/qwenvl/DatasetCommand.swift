@@ -66,10 +66,14 @@ struct DatasetCommand: AsyncParsableCommand {
                 pending.append(example)
                 try flush(all: false)
             }
-            let rows = try await dataset.forEachRow(in: inputURL) { _, result in
+            let bar = ProgressBar()
+            defer { bar.finish() }
+            let lineCount = (try? Data(contentsOf: inputURL))?.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } ?? 0
+            let rows = try await dataset.forEachRow(in: inputURL) { line, result in
                 switch result {
                 case .failure(let rejection):
                     rejected.append(rejection)
+                    bar.finish()
                     printError(rejection.description)
                     if strict { throw QwenVLError("\(input) \(rejection) (--strict)") }
                 case .success(let example):
@@ -80,6 +84,7 @@ struct DatasetCommand: AsyncParsableCommand {
                         try add(example)
                     }
                 }
+                bar.update("tokenizing rows", min(line, max(lineCount, 1)), max(lineCount, 1))
             }
             if let last = packer?.finish() { try add(last) }
             try flush(all: true)

@@ -58,7 +58,8 @@ public struct SFTDataset: Sendable {
     public func conversation(line: String, baseDirectory: URL?) throws -> [ChatMessage] {
         let row: JSONValue
         do { row = try JSONValue.parse(line, source: "row") } catch {
-            throw QwenVLError("invalid JSON (\(error))")
+            let detail = "\(error)"
+            throw QwenVLError(detail.hasPrefix("invalid JSON") ? detail : "invalid JSON (\(detail))")
         }
         guard row.objectValue != nil else { throw QwenVLError("expected a JSON object with \"messages\" or \"conversations\"") }
         let messages: [ChatMessage]
@@ -169,7 +170,10 @@ public struct SFTDataset: Sendable {
         var rows = 0
         for (offset, rawLine) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let lineNumber = offset + 1
-            guard let line = String(bytes: rawLine, encoding: .utf8) else {
+            var bytes = rawLine[...]
+            if offset == 0, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }  // UTF-8 byte order mark
+            if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }                        // CRLF line ends
+            guard let line = String(bytes: bytes, encoding: .utf8) else {
                 rows += 1
                 try await body(lineNumber, .failure(SFTRowRejection(line: lineNumber, reason: "not valid UTF-8")))
                 continue
