@@ -36,6 +36,8 @@ struct FinetuneCommand: AsyncParsableCommand {
     @Option(help: "Seed for the LoRA init, data order and dropout.") var seed: UInt64 = 0
     @Option(name: .customLong("save-every"), help: "Save the adapter and a checkpoint every N steps (0: only at the end).") var saveEvery = 0
     @Flag(help: "Resume from --output/checkpoint.") var resume = false
+    @Option(name: .customLong("stop-after"), help: "Stop after N steps of this session (adapter and checkpoint saved; --resume continues).")
+    var stopAfter: Int?
     @Flag(name: .customLong("no-checkpointing"), help: "Keep every layer's activations instead of recomputing them (more memory).")
     var noCheckpointing = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
@@ -50,6 +52,7 @@ struct FinetuneCommand: AsyncParsableCommand {
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be ≥ 1") }
         if gradAccum < 1 { throw ValidationError("--grad-accum must be ≥ 1") }
         if maxGradNorm < 0 { throw ValidationError("--max-grad-norm must be ≥ 0") }
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be ≥ 1") }
         if saveEvery < 0 { throw ValidationError("--save-every must be ≥ 0") }
         do { _ = try LoRATarget.parse(targets) } catch { throw ValidationError("\(error)") }
     }
@@ -114,8 +117,9 @@ struct FinetuneCommand: AsyncParsableCommand {
             try TrainingCheckpoint.save(trainer, to: checkpointURL)
         }
         var epochLoss = TrainingLoss(), epochTokens = 0, epochSeconds = 0.0
-        let runStart = Date()
+        let runStart = Date(), firstStep = trainer.step
         while trainer.step < totalSteps {
+            if let stopAfter, trainer.step - firstStep >= stopAfter { break }
             let s = trainer.step
             let epoch = s / stepsPerEpoch, offset = (s % stepsPerEpoch) * gradAccum
             let order = Self.order(count: train.count, epoch: epoch, seed: seed)
