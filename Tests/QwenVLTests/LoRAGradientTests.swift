@@ -89,4 +89,33 @@ final class LoRAGradientTests: XCTestCase {
         XCTAssertEqual(a, b)
         XCTAssertNotEqual(a, weights.zeros)
     }
+
+    /// A packed run (an image example then a text one, `sequenceStarts` [0, n₁], positions restarting) gives the sum
+    /// of the two examples' losses and gradients: attention never crosses the boundary.
+    func testPackedExamplesMatchSeparateOnes() throws {
+        let model = try Fixtures.model("tiny-f32")
+        let all = try Self.examples()
+        let (a, b) = (all[2], all[3])
+        let packed = SFTExample(inputIDs: a.inputIDs + b.inputIDs, labels: a.labels + b.labels,
+                                positions: PositionIDs(t: a.positions.t + b.positions.t, h: a.positions.h + b.positions.h,
+                                                       w: a.positions.w + b.positions.w),
+                                sequenceStarts: [0, Int32(a.count)], imageGrids: a.imageGrids, imagePixels: a.imagePixels)
+        let weights = try Self.initialWeights(model)
+        var separate = weights.zeros, together = weights.zeros
+        let la = try LoRAGradients.accumulate(model: model, weights: weights, example: a, scale: 0.05, into: &separate)
+        let lb = try LoRAGradients.accumulate(model: model, weights: weights, example: b, scale: 0.05, into: &separate)
+        let lp = try LoRAGradients.accumulate(model: model, weights: weights, example: packed, scale: 0.05, into: &together)
+        XCTAssertEqual(lp.tokens, la.tokens + lb.tokens)
+        XCTAssertEqual(lp.sum, la.sum + lb.sum, accuracy: 1e-5 * lp.sum)
+        for ((path, g), (_, h)) in zip(together.modules, separate.modules) {
+            XCTAssertLessThan(Self.relativeError(g.a, h.a), 1e-5, path)
+            XCTAssertLessThan(Self.relativeError(g.b, h.b), 1e-5, path)
+        }
+        // Without the boundary the second example would see the first: the loss differs.
+        var unbounded = packed
+        unbounded.sequenceStarts = [0]
+        var ignored = weights.zeros
+        let lu = try LoRAGradients.accumulate(model: model, weights: weights, example: unbounded, scale: 0.05, into: &ignored)
+        XCTAssertGreaterThan(abs(lu.sum - lp.sum), 1e-3)
+    }
 }
