@@ -340,6 +340,15 @@ final class AdapterTests: XCTestCase {
         assertLoadError(try Self.variant(dir("rank")) { $0["r"] = 8 }, "but r is 8 in adapter_config.json")
         assertLoadError(try Self.variant(dir("zero-rank")) { $0["r"] = 0 }, "\"r\" must be a positive integer")
         assertLoadError(try Self.variant(dir("module")) { $0["target_modules"] = ["qkv", "q_proj"] }, "target module \"qkv\" is not supported")
+        assertLoadError(try Self.variant(dir("head")) { $0["target_modules"] = ["lm_head"] }, "target module \"lm_head\" is not supported")
+        assertLoadError(try Self.variant(dir("fewer")) { $0["target_modules"] = ["q_proj"] }, "tensors for down_proj but target_modules")
+        // PEFT matches target names as path suffixes: dotted names load, and a regex string takes the tensors' modules.
+        let dotted = try LoRAAdapter.load(from: try Self.variant(dir("dotted")) {
+            $0["target_modules"] = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "up_proj", "down_proj"]
+        })
+        XCTAssertEqual(dotted.pairs, try LoRAAdapter.load(from: Self.adapterDirectory("tiny-f32")).pairs)
+        let regex = try LoRAAdapter.load(from: try Self.variant(dir("regex")) { $0["target_modules"] = ".*\\.(q|k|v|o|gate|up|down)_proj" })
+        XCTAssertEqual(regex.targetModules, LoRAAdapter.supportedModules)
         let a = [Float](repeating: 0.5, count: 4 * 16), b = [Float](repeating: 0.25, count: 16 * 4)
         assertLoadError(try Self.variant(dir("half"), tensors: [.f32(prefix + ".lora_A.weight", shape: [4, 16], a)]), "has lora_A but no lora_B")
         assertLoadError(try Self.variant(dir("vision"), tensors: [

@@ -133,7 +133,7 @@ public struct LoRAAdapter: Sendable, Equatable {
             guard b.shape[1] == settings.rank else {
                 throw QwenVLError("\(weightsFile): \(b.name) has shape \(b.shape) but r is \(settings.rank) in \(configFile) (expected [out_features, \(settings.rank)])")
             }
-            guard settings.targetModules.contains(path.name) || settings.targetModulesPattern else {
+            guard settings.targetModulesPattern || settings.targetModules.contains(where: { $0.split(separator: ".").last.map(String.init) == path.name }) else {
                 throw QwenVLError("\(weightsFile): tensors for \(path.name) but target_modules in \(configFile) is \(settings.targetModules)")
             }
             pairs[path.key] = Pair(a: floats(file, a), b: floats(file, b), inFeatures: a.shape[1], outFeatures: b.shape[0])
@@ -175,7 +175,7 @@ public struct LoRAAdapter: Sendable, Equatable {
             guard type.uppercased() == "LORA" else { throw error("peft_type is \"\(type)\"; only LORA adapters are supported") }
             guard let r = LoRAAdapter.integer(config["r"]), r > 0 else { throw error("\"r\" must be a positive integer") }
             rank = r
-            guard let a = LoRAAdapter.number(config["lora_alpha"] ?? Double(r)) else { throw error("\"lora_alpha\" must be a number") }
+            guard let a = LoRAAdapter.number(config["lora_alpha"] ?? 8) else { throw error("\"lora_alpha\" must be a number") }   // PEFT's default 8
             alpha = Float(a)
             if isNull("lora_dropout") { dropout = 0 } else {
                 guard let d = LoRAAdapter.number(config["lora_dropout"]), d >= 0, d < 1 else { throw error("\"lora_dropout\" must be a number in [0, 1)") }
@@ -184,7 +184,8 @@ public struct LoRAAdapter: Sendable, Equatable {
             if let list = config["target_modules"] as? [Any] {
                 let names = list.compactMap { $0 as? String }
                 guard names.count == list.count, !names.isEmpty else { throw error("\"target_modules\" must be a non-empty list of module names") }
-                for name in names where !LoRAAdapter.supportedModules.contains(name) {
+                // PEFT matches a name as a suffix of the module path ("q_proj", "self_attn.q_proj", full paths).
+                for name in names where !LoRAAdapter.supportedModules.contains(String(name.split(separator: ".").last ?? "")) {
                     throw error("target module \"\(name)\" is not supported: LoRA applies to the language model's \(LoRAAdapter.supportedModules.joined(separator: ", "))")
                 }
                 targetModules = names
