@@ -353,6 +353,15 @@ final class DatasetTests: XCTestCase {
         XCTAssertNotEqual(strict.status, 0)
         XCTAssertTrue(strict.stderr.contains("line 1: invalid JSON"), strict.stderr)
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: strictOut)) ?? [], [])
+        // --strict after shards were already written: they are removed again.
+        let lateBad = dir.appendingPathComponent("late-bad.jsonl")
+        let textRows = try (1...3).map { try Self.line("messages.jsonl", $0) }.joined(separator: "\n")
+        try Data((textRows + "\n{\"messages\": 3}\n").utf8).write(to: lateBad)
+        let lateOut = dir.appendingPathComponent("late").path
+        let late = try cli.run(["dataset", "--model", model, "--input", lateBad.path, "--output", lateOut, "--shard-size", "2", "--strict"])
+        XCTAssertNotEqual(late.status, 0)
+        XCTAssertTrue(late.stderr.contains("line 4: \"messages\" must be a list"), late.stderr)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: lateOut)) ?? [], [])
         // Packing over the messages file: fewer sequences, same token totals as the reference.
         let packedOut = dir.appendingPathComponent("packed").path
         let messages = Self.folder.appendingPathComponent("messages.jsonl").path
