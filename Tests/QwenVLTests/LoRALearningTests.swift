@@ -3,16 +3,17 @@ import XCTest
 @testable import QwenVL
 import QwenVLCore
 
-/// LoRA memorizes the 4 fixture examples; the saved adapter, merged at load through `LoadOptions.adapter`, then
-/// makes greedy generation reproduce each example's first answer exactly.
+/// Rank-8 LoRA memorizes 4 examples (the fixture prompts, two with an image, with short answers): mean loss below
+/// 0.05; the saved adapter, merged at load through `LoadOptions.adapter`, then makes greedy generation reproduce
+/// each answer exactly.
 ///
-/// The checkpoint is tiny-f32 with its final RMSNorm weight times 10. On tiny-f32 itself the loss cannot go much
-/// below 4: the frozen final norm fixes |hidden| ≈ 4 and the tied N(0, 1) embeddings have |e| ≈ 4 in 16
-/// dimensions, so a target's logit is at most ≈ 16 while 151,935 competitors spread with std ≈ 4
-/// (log Σ exp ≈ 20); the measured plateau is 4.4 and greedy decoding stays wrong. Scaling the norm weight lets
-/// the logit margins grow, so memorization is possible (the same code path; only the frozen weights differ).
+/// The checkpoint is tiny-f32 with its final RMSNorm weight times 10. On tiny-f32 itself the logits are too small
+/// for a confident prediction: the frozen final norm fixes |hidden| ≈ 4 and the tied N(0, 1) embeddings have
+/// |e| ≈ 4 in 16 dimensions, so a target's logit is at most ≈ 16 while 151,935 competitors spread with std ≈ 4
+/// (log Σ exp ≈ 20): a loss of a few nats at best (training on the fixture answers plateaued at 4.4). Scaling
+/// the norm weight lets the logit margins grow (the same code path; only a frozen weight differs).
 final class LoRALearningTests: XCTestCase {
-    /// Mean token loss the run must reach (from ≈ 20 at the start).
+    /// Mean token loss the run must reach (from ≈ 132 at the start; measured 0.0011 after 120 steps).
     static let lossThreshold = 0.05
 
     /// tiny-f32 with `model.norm.weight` × 10, written to a temporary folder (other files linked).
