@@ -10,7 +10,7 @@ struct QwenVLCommand: AsyncParsableCommand {
         abstract: "Run Qwen2-VL vision-language models locally on the CPU.",
         version: (["qwenvl 0.6"] + KernelReport.lines()).joined(separator: "\n"),
         subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self,
-                      DatasetCommand.self, MergeAdapterCommand.self])
+                      DatasetCommand.self, MergeAdapterCommand.self, FinetuneCommand.self])
 
     /// Picks the BLAS kernels (may re-execute the process once), refuses a `QWENVL_ISA` this CPU cannot run, then
     /// parses and runs the subcommand.
