@@ -16,7 +16,7 @@ import Synchronization
 /// - weights stored as bf16, q8 or q4 (f32 checkpoints keep f32 arithmetic; f16 would lose mantissa bits);
 /// - at least ``minimumCount`` rows of x and a matrix of at least 256 × 256: small products (the test fixtures'
 ///   16- and 32-wide layers, decode steps) keep the f32 path and its bit-exact results.
-/// `QWENVL_BF16_GEMM=0` turns it off (f32 everywhere, as the float32 reference); `QWENVL_BF16_GEMM=1` keeps it on
+/// `QWENVL_BF16_GEMM=0` (or a `QWENVL_ISA` below avx512) turns it off (f32 everywhere, as the float32 reference); `QWENVL_BF16_GEMM=1` keeps it on
 /// for products of any size.
 public enum BF16GEMM {
     /// How products choose their arithmetic.
@@ -76,12 +76,19 @@ public enum BF16GEMM {
         #endif
     }()
 
-    /// Whether this CPU runs bf16 products at all (see the type's rules).
-    public static var isSupported: Bool { kernelName != nil }
+    /// Whether this CPU runs bf16 products at all (see the type's rules). `QWENVL_ISA=avx2` or `baseline` stands in
+    /// for a CPU without AVX-512, so it turns them off too.
+    public static var isSupported: Bool { kernelName != nil && !forcedBelowAVX512 }
+
+    private static let forcedBelowAVX512: Bool = {
+        guard KernelSet.isForced, case .success(let set) = KernelSet.startup.choice else { return false }
+        return set.isa < .avx512
+    }()
 
     /// One line for `bench`/`inspect`: which arithmetic large bf16/q8/q4 products use.
     public static var report: String {
         guard let kernel = kernelName else { return "f32 sgemm (no bf16 dot products: oneDNN ISA \(libraryISA))" }
+        if forcedBelowAVX512 { return "f32 sgemm (QWENVL_ISA below avx512; oneDNN \(kernel) available)" }
         switch mode {
         case .never: return "f32 sgemm (QWENVL_BF16_GEMM=0; oneDNN \(kernel) available)"
         case .always: return "oneDNN \(kernel), bf16 inputs, f32 accumulation (every product)"
