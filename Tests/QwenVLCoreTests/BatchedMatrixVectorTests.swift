@@ -11,9 +11,13 @@ final class BatchedMatrixVectorTests: XCTestCase {
         return (0..<(n * cols)).map { _ in rng.next() }
     }
 
-    func check(_ matrix: WeightMatrix, exact: [Float]?, label: String) {
+    /// Batch sizes checked: every size up to 9 (one and two groups of every kernel set's batched dots, with each
+    /// remainder) and 16.
+    static let counts = Array(1...9) + [16]
+
+    func check(_ matrix: WeightMatrix, exact: [Float]?, label: String, counts: [Int] = counts) {
         let rows = matrix.rows, cols = matrix.cols
-        for n in [2, 3, 8] {
+        for n in counts {
             let x = vectors(n, cols: cols, seed: UInt64(n * 31 + rows))
             let bias = vectors(1, cols: rows, seed: 7)
             var solo = [Float](repeating: 0, count: n * rows)
@@ -58,8 +62,10 @@ final class BatchedMatrixVectorTests: XCTestCase {
     func testDenseFormatsAreBitIdenticalToOneVectorProducts() {
         Self.forEachKernelSet { set in
         var rng = KernelTests.LCG(state: 5)
-        // 1,536 columns take the one-row path, 4,160 > 4,096 the four-row path (with a tail of 2 rows).
-        for (rows, cols) in [(70, 1536), (66, 4160), (9, 40)] {
+        // 1,536 columns take the one-row path, 4,160 > 4,096 the four-row path (with a tail of 2 rows); odd counts:
+        // 1,583 = 24·64 + 47 and 4,175 = 130·32 + 15 end in a partial pair register and single values, 67 rows in a
+        // three-row tail, 40 columns are shorter than one 64-value step.
+        for (rows, cols) in [(70, 1536), (66, 4160), (9, 40), (67, 1583), (67, 4175)] {
             for dtype in [DType.bf16, .f32, .f16] {
                 let (matrix, exact, owner) = KernelTests.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
                 check(matrix, exact: exact, label: "\(set) \(dtype) [\(rows)×\(cols)]")
@@ -72,7 +78,8 @@ final class BatchedMatrixVectorTests: XCTestCase {
     func testQuantizedFormatsAreBitIdenticalToOneVectorProducts() {
         Self.forEachKernelSet { set in
         var rng = KernelTests.LCG(state: 11)
-        for (rows, cols) in [(70, 1536), (5, 300)] {
+        // 300 and 1,001 columns end in a zero-padded super-block; 67 rows in a three-row tail.
+        for (rows, cols) in [(70, 1536), (5, 300), (67, 1001)] {
             let values = (0..<(rows * cols)).map { _ in rng.next() * 0.05 }
             let buffer = AlignedBuffer(values)
             let dense = WeightMatrix(buffer, rows: rows, cols: cols)
