@@ -6,14 +6,12 @@ import QwenVLCore
 ///
 /// Each sequence contributes exactly the chunk a lone prefill runs (``LanguageModel/prefillChunk`` rows of its
 /// prompt), its keys and values go to its own cache and its attention covers only its own tokens, with the call a
-/// lone chunk makes. The matrix products are sgemm over all rows, whose every output row is computed from its own
-/// input row in an order that does not depend on how many rows there are, and the norms, RoPE and activations are
-/// row by row; so each sequence's cache, hidden states and logits have the bits of its lone prefill (asserted in
-/// ContinuousBatchingTests). A chunk of one or two rows alone takes the matrix-vector path instead
-/// (``WeightMatrix/apply(_:count:into:bias:)``), so such chunks are never combined (``combinable(_:)``).
+/// lone chunk makes. The matrix products decode each tile of weights once and run every chunk's own sgemm on it
+/// (``WeightMatrix/applyGroups(_:counts:into:bias:accumulate:)``: sgemm's rows depend on how many rows it is
+/// given, so one sgemm over all chunks would not do), and the norms, RoPE and activations are row by row; so each
+/// sequence's cache, hidden states and logits have the bits of its lone prefill (asserted in
+/// ContinuousBatchingTests).
 extension LanguageModel {
-    /// Whether a chunk of `rows` rows has the same arithmetic inside a combined pass as alone.
-    public static func combinable(_ rows: Int) -> Bool { rows > 2 }
 
     /// Runs chunk s (`counts[s]` rows of `embeddings`, in order: [Σ counts, H], with their M-RoPE `positions`)
     /// into `caches[s]` and returns each chunk's last row after the final norm: [S, H].
@@ -21,7 +19,6 @@ extension LanguageModel {
         let h = config.hiddenSize, total = counts.reduce(0, +)
         precondition(counts.count == caches.count && positions.count == total && embeddings.count == total * h,
                      "forward(chunks:): counts, positions, caches and embeddings disagree")
-        precondition(counts.count == 1 || counts.allSatisfy(Self.combinable), "forward(chunks:): a chunk of ≤ 2 rows combined with others")
         var offsets: [Int] = [], offset = 0
         for c in counts { offsets.append(offset); offset += c }
         var x = embeddings                                                        // [total, H]
@@ -52,9 +49,9 @@ extension LanguageModel {
         y.withUnsafeMutableBufferPointer { p in
             Normalization.rmsNorm(p.baseAddress!, rows: n, dim: h, weight: L.inputNorm, eps: eps)
         }
-        var q = L.q.apply(y, count: n, bias: L.qBias)                 // [total, heads, hd]
-        var k = L.k.apply(y, count: n, bias: L.kBias)                 // [total, kvHeads, hd]
-        let v = L.v.apply(y, count: n, bias: L.vBias)                 // [total, kvHeads, hd]
+        var q = L.q.applyGroups(y, counts: counts, bias: L.qBias)     // [total, heads, hd]
+        var k = L.k.applyGroups(y, counts: counts, bias: L.kBias)     // [total, kvHeads, hd]
+        let v = L.v.applyGroups(y, counts: counts, bias: L.vBias)     // [total, kvHeads, hd]
         cos.withUnsafeBufferPointer { c in
             sin.withUnsafeBufferPointer { s in
                 MultimodalRoPE.apply(&q, count: n, heads: heads, headDim: hd, cos: c.baseAddress!, sin: s.baseAddress!)
@@ -82,15 +79,15 @@ extension LanguageModel {
                 }
             }
         }
-        L.o.apply(attention, count: n, accumulatingInto: &x)          // x[total, H] += o
+        L.o.applyGroups(attention, counts: counts, accumulatingInto: &x)   // x[total, H] += o
         y = x
         y.withUnsafeMutableBufferPointer { p in
             Normalization.rmsNorm(p.baseAddress!, rows: n, dim: h, weight: L.postAttentionNorm, eps: eps)
         }
-        var gate = L.gate.apply(y, count: n)                          // [total, I]
-        let up = L.up.apply(y, count: n)                              // [total, I]
+        var gate = L.gate.applyGroups(y, counts: counts)              // [total, I]
+        let up = L.up.applyGroups(y, counts: counts)                  // [total, I]
         gate.withUnsafeMutableBufferPointer { g in Activations.swiGLU(gate: g.baseAddress!, up: up, count: n * inter) }
-        L.down.apply(gate, count: n, accumulatingInto: &x)            // x[total, H] += down
+        L.down.applyGroups(gate, counts: counts, accumulatingInto: &x)     // x[total, H] += down
     }
 }
 
@@ -103,12 +100,11 @@ extension QwenVLModel {
 
     /// Which runs prefill together in the next step, given each run's next chunk (``nextPrefillChunk(_:)``, 0 when
     /// not prefilling), oldest first: the oldest prefilling run, then every later one whose chunk fits in the rows
-    /// left of one ``LanguageModel/prefillChunk`` (chunks of ≤ 2 rows only ever run alone).
+    /// left of one ``LanguageModel/prefillChunk``.
     public static func prefillGroup(_ chunks: [Int], rowLimit: Int = LanguageModel.prefillChunk) -> [Int] {
         guard let first = chunks.firstIndex(where: { $0 > 0 }) else { return [] }
         var members = [first], rows = chunks[first]
-        guard LanguageModel.combinable(rows) else { return members }
-        for i in chunks.indices where i > first && LanguageModel.combinable(chunks[i]) && rows + chunks[i] <= rowLimit {
+        for i in chunks.indices where i > first && chunks[i] > 0 && rows + chunks[i] <= rowLimit {
             members.append(i)
             rows += chunks[i]
         }

@@ -7,8 +7,8 @@ import QwenVL
 /// Up to `maxSequences` requests are in flight at once. Every step the worker admits waiting requests (in arrival
 /// order, while the KV budget allows), runs one prompt chunk (≤ ``LanguageModel/prefillChunk`` tokens) of the oldest
 /// request still prefilling — in one pass with the next chunks of later prefilling requests while their rows fit in
-/// one chunk (``QwenVLModel/prefillGroup(_:rowLimit:)``: requests arriving together cost one weight pass, not one
-/// each) — samples one token for every request with logits ready, and feeds all of those
+/// one chunk (``QwenVLModel/prefillGroup(_:rowLimit:)``: requests arriving together share each weight tile's
+/// decode) — samples one token for every request with logits ready, and feeds all of those
 /// tokens through one batched decoder step (``QwenVLModel/decodeStep(_:)``: each weight matrix read once for the
 /// whole batch). Requests that finish or whose client goes away leave between steps. A sequence's tokens do not
 /// depend on the batch it runs in. Prompts that share a prefix with an earlier request reuse its keys and values

@@ -91,3 +91,49 @@ final class BatchedMatrixVectorTests: XCTestCase {
         }
     }
 }
+
+/// Grouped matrix-matrix products (prompts prefilled together) give every group the bits of its own product.
+final class GroupedMatrixMatrixTests: XCTestCase {
+    func testEveryGroupHasTheBitsOfItsLoneProduct() {
+        var rng = KernelTests.LCG(state: 21)
+        let counts = [5, 1, 17, 2, 3, 40]
+        let n = counts.reduce(0, +)
+        for (rows, cols) in [(70, 96), (33, 300)] {
+            let x = (0..<(n * cols)).map { _ in rng.next() }
+            let bias = (0..<rows).map { _ in rng.next() }
+            var matrices: [(WeightMatrix, String)] = []
+            var owners: [AnyObject] = []
+            for dtype in [DType.bf16, .f32, .f16] {
+                let (m, _, owner) = KernelTests.makeWeight(dtype, rows: rows, cols: cols, rng: &rng)
+                matrices.append((m, "\(dtype)"))
+                owners.append(owner)
+            }
+            let buffer = AlignedBuffer((0..<(rows * cols)).map { _ in rng.next() * 0.05 })
+            let dense = WeightMatrix(buffer, rows: rows, cols: cols)
+            matrices.append((dense, "f32 aligned"))
+            matrices.append((dense.converted(to: .q8), "q8"))
+            matrices.append((dense.converted(to: .q4), "q4"))
+            for (matrix, label) in matrices {
+                var expected: [Float] = [], expectedSum: [Float] = []
+                let residual = (0..<(n * rows)).map { _ in rng.next() }
+                var offset = 0
+                for c in counts {
+                    let xs = Array(x[(offset * cols)..<((offset + c) * cols)])
+                    expected += matrix.apply(xs, count: c, bias: bias)
+                    var r = Array(residual[(offset * rows)..<((offset + c) * rows)])
+                    matrix.apply(xs, count: c, accumulatingInto: &r)
+                    expectedSum += r
+                    offset += c
+                }
+                XCTAssertEqual(matrix.applyGroups(x, counts: counts, bias: bias), expected, "\(label) [\(rows)×\(cols)]")
+                var sum = residual
+                matrix.applyGroups(x, counts: counts, accumulatingInto: &sum)
+                XCTAssertEqual(sum, expectedSum, "\(label) [\(rows)×\(cols)] accumulating")
+                // One product over all rows is not what each group gets alone (why the groups are kept apart).
+                if label == "f32" { XCTAssertNotEqual(matrix.apply(x, count: n, bias: bias), expected, "sgemm rows did not depend on the row count") }
+            }
+            withExtendedLifetime(owners) {}
+            withExtendedLifetime(buffer) {}
+        }
+    }
+}

@@ -120,10 +120,10 @@ final class ContinuousBatchingTests: XCTestCase {
     }
 
     /// Which prefilling requests share a pass: the oldest, then later ones while their chunks fit in one chunk's
-    /// rows; chunks of one or two rows (the matrix-vector path) never share.
+    /// rows.
     func testPrefillGroupsTakeTheOldestThenWhatFits() {
-        XCTAssertEqual(QwenVLModel.prefillGroup([0, 100, 2, 300, 200, 1, 112]), [1, 3, 6])
-        XCTAssertEqual(QwenVLModel.prefillGroup([0, 2, 100, 50]), [1])
+        XCTAssertEqual(QwenVLModel.prefillGroup([0, 100, 2, 300, 200, 1, 112]), [1, 2, 3, 5])
+        XCTAssertEqual(QwenVLModel.prefillGroup([0, 2, 100, 0, 50]), [1, 2, 4])
         XCTAssertEqual(QwenVLModel.prefillGroup([512, 3, 3]), [0])
         XCTAssertEqual(QwenVLModel.prefillGroup([0, 0]), [])
         XCTAssertEqual(QwenVLModel.prefillGroup([3, 3, 3], rowLimit: 6), [0, 1])
