@@ -582,7 +582,7 @@ enum Q4Dot {
 /// in registers (32 vector registers with AVX-512, 16 otherwise).
 enum BatchGroup {
     #if QWENVL_AVX512
-    /// bf16 rows ≤ ``GEMVTuning/singleRowLimit`` (four accumulators per sequence).
+    /// bf16 rows ≤ ``GEMVTuning/singleRowLimit`` (four accumulators per sequence; the two-row form takes pairs).
     static var shortRows: Int { 4 }
     /// Longer bf16 rows (two accumulators per sequence).
     static var longRows: Int { 8 }
@@ -710,6 +710,80 @@ struct LongRowSequence<Rest: LongRowSequences>: LongRowSequences {
         rest.finish(w, cols: cols, from: start, into: out + outStride, outStride: outStride)
     }
 }
+
+#if QWENVL_AVX512
+/// Sequences sharing two bf16 rows of ≤ ``GEMVTuning/singleRowLimit`` values (AVX-512): each x load serves both
+/// rows, each widened register all sequences; per row and sequence the accumulators of ``BF16Pairs/dot(_:_:_:_:)``.
+protocol ShortRowPairSequences {
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
+    /// One 64-value step at `i`: row a's pair registers `a0`, `a1` and row b's `b0`, `b1`.
+    mutating func add(_ a0: WidePairs, _ a1: WidePairs, _ b0: WidePairs, _ b1: WidePairs, at i: Int)
+    /// Stores row a's result at `out`, row b's at `out + 1` (next sequence: `out + outStride`).
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+extension NoSequences: ShortRowPairSequences {
+    @inline(__always) func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int,
+                                  into out: UnsafeMutablePointer<Float>, outStride: Int) {}
+}
+
+/// One sequence of a ``ShortRowPairSequences`` list, then the rest.
+struct ShortRowPairSequence<Rest: ShortRowPairSequences>: ShortRowPairSequences {
+    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
+    var ea0 = SIMD16<Float>(), oa0 = SIMD16<Float>(), ea1 = SIMD16<Float>(), oa1 = SIMD16<Float>()
+    var eb0 = SIMD16<Float>(), ob0 = SIMD16<Float>(), eb1 = SIMD16<Float>(), ob1 = SIMD16<Float>()
+    var rest: Rest
+
+    @inline(__always)
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
+        (self.paired, self.x) = (paired, x)
+        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
+    }
+
+    @inline(__always)
+    mutating func add(_ a0: WidePairs, _ a1: WidePairs, _ b0: WidePairs, _ b1: WidePairs, at i: Int) {
+        let xr = UnsafeRawPointer(paired)
+        let xe0 = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let xo0 = xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+        accumulate(&ea0, a0.even, xe0); accumulate(&eb0, b0.even, xe0)
+        accumulate(&oa0, a0.odd, xo0); accumulate(&ob0, b0.odd, xo0)
+        let xe1 = xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
+        let xo1 = xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
+        accumulate(&ea1, a1.even, xe1); accumulate(&eb1, b1.even, xe1)
+        accumulate(&oa1, a1.odd, xo1); accumulate(&ob1, b1.odd, xo1)
+        rest.add(a0, a1, b0, b1, at: i)
+    }
+
+    @inline(__always)
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        out[0] = BF16Pairs.finishDot(((ea0 + oa0) + (ea1 + oa1)).sum(), wa, paired, x, cols, from: i)
+        out[1] = BF16Pairs.finishDot(((eb0 + ob0) + (eb1 + ob1)).sum(), wb, paired, x, cols, from: i)
+        rest.finish(wa, wb, cols: cols, from: i, into: out + outStride, outStride: outStride)
+    }
+}
+
+typealias ShortPair1 = ShortRowPairSequence<NoSequences>
+typealias ShortPair2 = ShortRowPairSequence<ShortPair1>
+
+extension BF16Pairs {
+    /// Two short rows (`wa`, `wb`) times the sequences of `S`; results at `out` / `out + 1`, then `+ outStride`, ….
+    @inline(__always)
+    static func shortRowPair<S: ShortRowPairSequences>(_: S.Type, _ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer,
+                                                       _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ cols: Int,
+                                                       _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var sequences = S(paired: paired, x: x, cols: cols)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 64 <= cols {
+            prefetch(wa + i * 2 + ahead); prefetch(wa + i * 2 + ahead + 64)
+            prefetch(wb + i * 2 + ahead); prefetch(wb + i * 2 + ahead + 64)
+            sequences.add(WidePairs(wa, i * 2), WidePairs(wa, i * 2 + 64), WidePairs(wb, i * 2), WidePairs(wb, i * 2 + 64), at: i)
+            i += 64
+        }
+        sequences.finish(wa, wb, cols: cols, from: i, into: out, outStride: outStride)
+    }
+}
+#endif
 
 typealias Short1 = ShortRowSequence<NoSequences>
 typealias Short2 = ShortRowSequence<Short1>
@@ -1125,6 +1199,24 @@ func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
     let (base, stride, cols, rows, n, x, paired, y) = (p.weights, p.rowStride, p.cols, p.rows, p.count, p.x, p.paired, p.y)
     if cols <= GEMVTuning.singleRowLimit {
         // Group outside, rows inside: the group's x (≤ 4 × 16 KB) stays in L1 while the rows stream past.
+        #if QWENVL_AVX512
+        // Pairs of sequences, two rows at a time (each x load serves both rows); an odd last sequence or row alone.
+        let pairs = SequenceGroups(n, limit: 2)
+        for g in 0..<pairs.groups {
+            let (first, count) = pairs[g]
+            var r = range.lowerBound
+            while count == 2 && r + 2 <= range.upperBound {
+                BF16Pairs.shortRowPair(ShortPair2.self, base + r * stride, base + (r + 1) * stride, paired + first * cols,
+                                       x + first * cols, cols, y + first * rows + r, rows)
+                r += 2
+            }
+            while r < range.upperBound {
+                BF16Pairs.shortRow(count: count, base + r * stride, paired + first * cols, x + first * cols, cols,
+                                   y + first * rows + r, rows)
+                r += 1
+            }
+        }
+        #else
         let group = SequenceGroups(n, limit: BatchGroup.shortRows)
         for g in 0..<group.groups {
             let (first, count) = group[g]
@@ -1133,6 +1225,7 @@ func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
                                    y + first * rows + r, rows)
             }
         }
+        #endif
         return
     }
     // Rows outside (one long row stays in L1), groups inside.
