@@ -762,6 +762,91 @@ struct ShortRowPairSequence<Rest: ShortRowPairSequences>: ShortRowPairSequences 
     }
 }
 
+/// Sequences sharing two long bf16 rows (AVX-512): each x load serves both rows; per row and sequence the two
+/// accumulators of one row of ``BF16Pairs/dot4(_:stride:_:_:_:)``.
+protocol LongRowPairSequences {
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
+    mutating func add(_ a: WidePairs, _ b: WidePairs, at i: Int)
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+extension NoSequences: LongRowPairSequences {
+    @inline(__always) mutating func add(_ a: WidePairs, _ b: WidePairs, at i: Int) {}
+}
+
+/// One sequence of a ``LongRowPairSequences`` list, then the rest.
+struct LongRowPairSequence<Rest: LongRowPairSequences>: LongRowPairSequences {
+    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
+    var ea = SIMD16<Float>(), oa = SIMD16<Float>(), eb = SIMD16<Float>(), ob = SIMD16<Float>()
+    var rest: Rest
+
+    @inline(__always)
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
+        (self.paired, self.x) = (paired, x)
+        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
+    }
+
+    @inline(__always)
+    mutating func add(_ a: WidePairs, _ b: WidePairs, at i: Int) {
+        let xr = UnsafeRawPointer(paired)
+        let xe = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let xo = xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+        accumulate(&ea, a.even, xe); accumulate(&eb, b.even, xe)
+        accumulate(&oa, a.odd, xo); accumulate(&ob, b.odd, xo)
+        rest.add(a, b, at: i)
+    }
+
+    @inline(__always)
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from start: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var sa = (ea + oa).sum(), sb = (eb + ob).sum(), i = start
+        while i < cols {
+            let xi = x[i]
+            sa += bf16Value(wa.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            sb += bf16Value(wb.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            i += 1
+        }
+        out[0] = sa
+        out[1] = sb
+        rest.finish(wa, wb, cols: cols, from: start, into: out + outStride, outStride: outStride)
+    }
+}
+
+typealias LongPair1 = LongRowPairSequence<NoSequences>
+typealias LongPair2 = LongRowPairSequence<LongPair1>
+typealias LongPair3 = LongRowPairSequence<LongPair2>
+typealias LongPair4 = LongRowPairSequence<LongPair3>
+
+extension BF16Pairs {
+    /// Two long rows times the sequences of `S`; results at `out` / `out + 1`, then `+ outStride`, ….
+    @inline(__always)
+    static func longRowPair<S: LongRowPairSequences>(_: S.Type, _ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer,
+                                                     _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ cols: Int,
+                                                     _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var sequences = S(paired: paired, x: x, cols: cols)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 32 <= cols {
+            prefetch(wa + i * 2 + ahead); prefetch(wb + i * 2 + ahead)
+            sequences.add(WidePairs(wa, i * 2), WidePairs(wb, i * 2), at: i)
+            i += 32
+        }
+        sequences.finish(wa, wb, cols: cols, from: i, into: out, outStride: outStride)
+    }
+
+    /// ``longRowPair(_:_:_:_:_:_:_:_:)`` for `count` (1…4) sequences.
+    @inline(__always)
+    static func longRowPair(count: Int, _ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, _ paired: UnsafePointer<Float>,
+                            _ x: UnsafePointer<Float>, _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        switch count {
+        case 1: longRowPair(LongPair1.self, wa, wb, paired, x, cols, out, outStride)
+        case 2: longRowPair(LongPair2.self, wa, wb, paired, x, cols, out, outStride)
+        case 3: longRowPair(LongPair3.self, wa, wb, paired, x, cols, out, outStride)
+        case 4: longRowPair(LongPair4.self, wa, wb, paired, x, cols, out, outStride)
+        default: preconditionFailure("BF16Pairs.longRowPair: \(count) sequences in one group")
+        }
+    }
+}
+
 typealias ShortPair1 = ShortRowPairSequence<NoSequences>
 typealias ShortPair2 = ShortRowPairSequence<ShortPair1>
 
@@ -1231,6 +1316,20 @@ func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
     // Rows outside (one long row stays in L1), groups inside.
     let group = SequenceGroups(n, limit: BatchGroup.longRows)
     var r = range.lowerBound
+    #if QWENVL_AVX512
+    // Two rows × up to four sequences per tile: each x load (from L2) serves both rows.
+    let quads = SequenceGroups(n, limit: 4)
+    while r + 4 <= range.upperBound {
+        for row in Swift.stride(from: r, to: r + 4, by: 2) {
+            for g in 0..<quads.groups {
+                let (first, count) = quads[g]
+                BF16Pairs.longRowPair(count: count, base + row * stride, base + (row + 1) * stride, paired + first * cols,
+                                      x + first * cols, cols, y + first * rows + row, rows)
+            }
+        }
+        r += 4
+    }
+    #else
     while r + 4 <= range.upperBound {
         for row in r..<(r + 4) {
             for g in 0..<group.groups {
@@ -1241,6 +1340,7 @@ func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
         }
         r += 4
     }
+    #endif
     while r < range.upperBound {
         for b in 0..<n { y[b * rows + r] = dotBF16(base + r * stride, x + b * cols, cols) }
         r += 1
