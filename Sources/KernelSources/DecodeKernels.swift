@@ -71,8 +71,12 @@ enum BF16Pairs {
     /// Values per group of the pair layout: one register of pairs (AVX-512: 16 pairs in a zmm; else 8 in a ymm).
     #if QWENVL_AVX512
     static let group = 32
+    typealias PairVector = SIMD16<UInt32>
+    typealias FloatVector = SIMD16<Float>
     #else
     static let group = 16
+    typealias PairVector = SIMD8<UInt32>
+    typealias FloatVector = SIMD8<Float>
     #endif
 
     /// Reorders `x` so every group of ``group`` values holds its even-indexed values, then its odd-indexed ones; a
@@ -153,19 +157,7 @@ enum BF16Pairs {
             accumulate(&o1, unsafeBitCast(p1 & mask, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self))
             i += 64
         }
-        var sum = ((e0 + o0) + (e1 + o1)).sum()
-        while i + 32 <= n {
-            let p = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
-            var a = unsafeBitCast(p &<< 16, to: SIMD16<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            accumulate(&a, unsafeBitCast(p & mask, to: SIMD16<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self))
-            sum += a.sum()
-            i += 32
-        }
-        while i < n {
-            sum += bf16Value(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
-            i += 1
-        }
-        return sum
+        return finishDot(((e0 + o0) + (e1 + o1)).sum(), w, paired, x, n, from: i)
     }
     #else
     /// Dot products of four bf16 rows (`stride` bytes apart) with x; `paired` is x after ``split(_:count:into:)``.
@@ -236,13 +228,25 @@ enum BF16Pairs {
             accumulate(&o3, unsafeBitCast(p3 & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 224, as: SIMD8<Float>.self))
             i += 64
         }
-        var sum = ((e0 + o0) + (e1 + o1) + ((e2 + o2) + (e3 + o3))).sum()
-        while i + 16 <= n {
-            let p = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt32>.self)
-            var a = unsafeBitCast(p &<< 16, to: SIMD8<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            accumulate(&a, unsafeBitCast(p & mask, to: SIMD8<Float>.self), xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+        return finishDot(((e0 + o0) + (e1 + o1) + ((e2 + o2) + (e3 + o3))).sum(), w, paired, x, n, from: i)
+    }
+    #endif
+
+    /// The end of ``dot(_:_:_:_:)`` after its 64-value steps (`sum` = their reduced accumulators, `i` the first
+    /// value left): whole pair registers one at a time, then single values. Shared with the batched dots, so a
+    /// sequence's result has the same bits in a batch as alone.
+    @inline(__always)
+    static func finishDot(_ sum: Float, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                          _ n: Int, from start: Int) -> Float {
+        let mask = PairVector(repeating: 0xFFFF_0000)
+        let xr = UnsafeRawPointer(paired)
+        var sum = sum, i = start
+        while i + group <= n {
+            let p = w.loadUnaligned(fromByteOffset: i * 2, as: PairVector.self)
+            var a = unsafeBitCast(p &<< 16, to: FloatVector.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self)
+            accumulate(&a, unsafeBitCast(p & mask, to: FloatVector.self), xr.loadUnaligned(fromByteOffset: i * 4 + group * 2, as: FloatVector.self))
             sum += a.sum()
-            i += 16
+            i += group
         }
         while i < n {
             sum += bf16Value(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
@@ -250,7 +254,6 @@ enum BF16Pairs {
         }
         return sum
     }
-    #endif
 }
 
 #if QWENVL_AVX512
@@ -566,6 +569,641 @@ enum Q4Dot {
     }
 }
 
+// MARK: - batched dots (one weight row unpacked once for several sequences)
+
+// A decode step of n sequences multiplies every weight row with n vectors. The one-vector dots above unpack
+// (bf16: widen, q8: take magnitudes, q4: split nibbles) each block of weights per vector; the batched forms below
+// unpack it once and multiply it into every sequence of a group, whose accumulators sit in registers side by
+// side (a type-level list, `Sequence…<Sequence…<…<NoSequences>>>`, one node per sequence, flattened to plain
+// registers by specialization). Each sequence's accumulators see exactly the operations, in the order, of its
+// one-vector dot, so its result has the same bits: a sequence decodes the same tokens in a batch as alone.
+
+/// Sequences per group of the batched dots: enough accumulators to share each unpacked block, few enough to stay
+/// in registers (32 vector registers with AVX-512, 16 otherwise).
+enum BatchGroup {
+    #if QWENVL_AVX512
+    /// bf16 rows ≤ ``GEMVTuning/singleRowLimit`` (four accumulators per sequence; the two-row form takes pairs).
+    static var shortRows: Int { 4 }
+    /// Longer bf16 rows (two accumulators per sequence).
+    static var longRows: Int { 8 }
+    /// q8 and q4 rows (two accumulators per sequence).
+    static var quantized: Int { 8 }
+    #else
+    static var shortRows: Int { 2 }
+    static var longRows: Int { 4 }
+    static var quantized: Int { 4 }
+    #endif
+}
+
+/// One register of bf16 pairs widened: the even-indexed values and the odd-indexed ones, as floats.
+struct WidePairs {
+    var even: BF16Pairs.FloatVector, odd: BF16Pairs.FloatVector
+
+    @inline(__always)
+    init(_ w: UnsafeRawPointer, _ byteOffset: Int) {
+        let p = w.loadUnaligned(fromByteOffset: byteOffset, as: BF16Pairs.PairVector.self)
+        even = unsafeBitCast(p &<< 16, to: BF16Pairs.FloatVector.self)
+        odd = unsafeBitCast(p & BF16Pairs.PairVector(repeating: 0xFFFF_0000), to: BF16Pairs.FloatVector.self)
+    }
+}
+
+/// Sequences sharing one bf16 row of ≤ ``GEMVTuning/singleRowLimit`` values: each with the accumulators of
+/// ``BF16Pairs/dot(_:_:_:_:)``.
+protocol ShortRowSequences {
+    /// Sequences from `paired` / `x` on (one every `cols` values).
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
+    /// One 64-value step at `i`: the row's pair registers `w0…w3` (AVX-512: only `w0`, `w1`).
+    mutating func add(_ w0: WidePairs, _ w1: WidePairs, _ w2: WidePairs, _ w3: WidePairs, at i: Int)
+    /// Reduces, finishes from `i` and stores each result at `out` (then `out + outStride`, …).
+    func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+/// The end of a list of sequences.
+struct NoSequences: ShortRowSequences, LongRowSequences {
+    @inline(__always) init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {}
+    @inline(__always) mutating func add(_ w0: WidePairs, _ w1: WidePairs, _ w2: WidePairs, _ w3: WidePairs, at i: Int) {}
+    @inline(__always) func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {}
+    @inline(__always) mutating func add(_ w: WidePairs, at i: Int) {}
+}
+
+/// One sequence of a ``ShortRowSequences`` list, then the rest.
+struct ShortRowSequence<Rest: ShortRowSequences>: ShortRowSequences {
+    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
+    var e0 = BF16Pairs.FloatVector(), o0 = BF16Pairs.FloatVector(), e1 = BF16Pairs.FloatVector(), o1 = BF16Pairs.FloatVector()
+    #if !QWENVL_AVX512
+    var e2 = BF16Pairs.FloatVector(), o2 = BF16Pairs.FloatVector(), e3 = BF16Pairs.FloatVector(), o3 = BF16Pairs.FloatVector()
+    #endif
+    var rest: Rest
+
+    @inline(__always)
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
+        (self.paired, self.x) = (paired, x)
+        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
+    }
+
+    @inline(__always)
+    mutating func add(_ w0: WidePairs, _ w1: WidePairs, _ w2: WidePairs, _ w3: WidePairs, at i: Int) {
+        let xr = UnsafeRawPointer(paired)
+        let g = BF16Pairs.group * 4      // bytes of x per pair register
+        accumulate(&e0, w0.even, xr.loadUnaligned(fromByteOffset: i * 4, as: BF16Pairs.FloatVector.self))
+        accumulate(&o0, w0.odd, xr.loadUnaligned(fromByteOffset: i * 4 + g / 2, as: BF16Pairs.FloatVector.self))
+        accumulate(&e1, w1.even, xr.loadUnaligned(fromByteOffset: i * 4 + g, as: BF16Pairs.FloatVector.self))
+        accumulate(&o1, w1.odd, xr.loadUnaligned(fromByteOffset: i * 4 + g + g / 2, as: BF16Pairs.FloatVector.self))
+        #if !QWENVL_AVX512
+        accumulate(&e2, w2.even, xr.loadUnaligned(fromByteOffset: i * 4 + 2 * g, as: BF16Pairs.FloatVector.self))
+        accumulate(&o2, w2.odd, xr.loadUnaligned(fromByteOffset: i * 4 + 2 * g + g / 2, as: BF16Pairs.FloatVector.self))
+        accumulate(&e3, w3.even, xr.loadUnaligned(fromByteOffset: i * 4 + 3 * g, as: BF16Pairs.FloatVector.self))
+        accumulate(&o3, w3.odd, xr.loadUnaligned(fromByteOffset: i * 4 + 3 * g + g / 2, as: BF16Pairs.FloatVector.self))
+        #endif
+        rest.add(w0, w1, w2, w3, at: i)
+    }
+
+    @inline(__always)
+    func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        #if QWENVL_AVX512
+        let sum = ((e0 + o0) + (e1 + o1)).sum()
+        #else
+        let sum = ((e0 + o0) + (e1 + o1) + ((e2 + o2) + (e3 + o3))).sum()
+        #endif
+        out.pointee = BF16Pairs.finishDot(sum, w, paired, x, cols, from: i)
+        rest.finish(w, cols: cols, from: i, into: out + outStride, outStride: outStride)
+    }
+}
+
+/// Sequences sharing one bf16 row longer than ``GEMVTuning/singleRowLimit``: each with the two accumulators one
+/// row of ``BF16Pairs/dot4(_:stride:_:_:_:)`` has.
+protocol LongRowSequences {
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
+    /// One pair register of the row at value `i`.
+    mutating func add(_ w: WidePairs, at i: Int)
+    func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+/// One sequence of a ``LongRowSequences`` list, then the rest.
+struct LongRowSequence<Rest: LongRowSequences>: LongRowSequences {
+    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
+    var e = BF16Pairs.FloatVector(), o = BF16Pairs.FloatVector()
+    var rest: Rest
+
+    @inline(__always)
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
+        (self.paired, self.x) = (paired, x)
+        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
+    }
+
+    @inline(__always)
+    mutating func add(_ w: WidePairs, at i: Int) {
+        let xr = UnsafeRawPointer(paired)
+        accumulate(&e, w.even, xr.loadUnaligned(fromByteOffset: i * 4, as: BF16Pairs.FloatVector.self))
+        accumulate(&o, w.odd, xr.loadUnaligned(fromByteOffset: i * 4 + BF16Pairs.group * 2, as: BF16Pairs.FloatVector.self))
+        rest.add(w, at: i)
+    }
+
+    @inline(__always)
+    func finish(_ w: UnsafeRawPointer, cols: Int, from start: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var sum = (e + o).sum(), i = start
+        while i < cols {
+            sum += bf16Value(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            i += 1
+        }
+        out.pointee = sum
+        rest.finish(w, cols: cols, from: start, into: out + outStride, outStride: outStride)
+    }
+}
+
+#if QWENVL_AVX512
+/// Sequences sharing two bf16 rows of ≤ ``GEMVTuning/singleRowLimit`` values (AVX-512): each x load serves both
+/// rows, each widened register all sequences; per row and sequence the accumulators of ``BF16Pairs/dot(_:_:_:_:)``.
+protocol ShortRowPairSequences {
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
+    /// One 64-value step at `i`: row a's pair registers `a0`, `a1` and row b's `b0`, `b1`.
+    mutating func add(_ a0: WidePairs, _ a1: WidePairs, _ b0: WidePairs, _ b1: WidePairs, at i: Int)
+    /// Stores row a's result at `out`, row b's at `out + 1` (next sequence: `out + outStride`).
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+extension NoSequences: ShortRowPairSequences {
+    @inline(__always) func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int,
+                                  into out: UnsafeMutablePointer<Float>, outStride: Int) {}
+}
+
+/// One sequence of a ``ShortRowPairSequences`` list, then the rest.
+struct ShortRowPairSequence<Rest: ShortRowPairSequences>: ShortRowPairSequences {
+    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
+    var ea0 = SIMD16<Float>(), oa0 = SIMD16<Float>(), ea1 = SIMD16<Float>(), oa1 = SIMD16<Float>()
+    var eb0 = SIMD16<Float>(), ob0 = SIMD16<Float>(), eb1 = SIMD16<Float>(), ob1 = SIMD16<Float>()
+    var rest: Rest
+
+    @inline(__always)
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
+        (self.paired, self.x) = (paired, x)
+        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
+    }
+
+    @inline(__always)
+    mutating func add(_ a0: WidePairs, _ a1: WidePairs, _ b0: WidePairs, _ b1: WidePairs, at i: Int) {
+        let xr = UnsafeRawPointer(paired)
+        let xe0 = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let xo0 = xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+        accumulate(&ea0, a0.even, xe0); accumulate(&eb0, b0.even, xe0)
+        accumulate(&oa0, a0.odd, xo0); accumulate(&ob0, b0.odd, xo0)
+        let xe1 = xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
+        let xo1 = xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
+        accumulate(&ea1, a1.even, xe1); accumulate(&eb1, b1.even, xe1)
+        accumulate(&oa1, a1.odd, xo1); accumulate(&ob1, b1.odd, xo1)
+        rest.add(a0, a1, b0, b1, at: i)
+    }
+
+    @inline(__always)
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        out[0] = BF16Pairs.finishDot(((ea0 + oa0) + (ea1 + oa1)).sum(), wa, paired, x, cols, from: i)
+        out[1] = BF16Pairs.finishDot(((eb0 + ob0) + (eb1 + ob1)).sum(), wb, paired, x, cols, from: i)
+        rest.finish(wa, wb, cols: cols, from: i, into: out + outStride, outStride: outStride)
+    }
+}
+
+/// Sequences sharing two long bf16 rows (AVX-512): each x load serves both rows; per row and sequence the two
+/// accumulators of one row of ``BF16Pairs/dot4(_:stride:_:_:_:)``.
+protocol LongRowPairSequences {
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
+    mutating func add(_ a: WidePairs, _ b: WidePairs, at i: Int)
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+extension NoSequences: LongRowPairSequences {
+    @inline(__always) mutating func add(_ a: WidePairs, _ b: WidePairs, at i: Int) {}
+}
+
+/// One sequence of a ``LongRowPairSequences`` list, then the rest.
+struct LongRowPairSequence<Rest: LongRowPairSequences>: LongRowPairSequences {
+    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
+    var ea = SIMD16<Float>(), oa = SIMD16<Float>(), eb = SIMD16<Float>(), ob = SIMD16<Float>()
+    var rest: Rest
+
+    @inline(__always)
+    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
+        (self.paired, self.x) = (paired, x)
+        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
+    }
+
+    @inline(__always)
+    mutating func add(_ a: WidePairs, _ b: WidePairs, at i: Int) {
+        let xr = UnsafeRawPointer(paired)
+        let xe = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let xo = xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+        accumulate(&ea, a.even, xe); accumulate(&eb, b.even, xe)
+        accumulate(&oa, a.odd, xo); accumulate(&ob, b.odd, xo)
+        rest.add(a, b, at: i)
+    }
+
+    @inline(__always)
+    func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from start: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var sa = (ea + oa).sum(), sb = (eb + ob).sum(), i = start
+        while i < cols {
+            let xi = x[i]
+            sa += bf16Value(wa.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            sb += bf16Value(wb.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * xi
+            i += 1
+        }
+        out[0] = sa
+        out[1] = sb
+        rest.finish(wa, wb, cols: cols, from: start, into: out + outStride, outStride: outStride)
+    }
+}
+
+typealias LongPair1 = LongRowPairSequence<NoSequences>
+typealias LongPair2 = LongRowPairSequence<LongPair1>
+typealias LongPair3 = LongRowPairSequence<LongPair2>
+typealias LongPair4 = LongRowPairSequence<LongPair3>
+
+extension BF16Pairs {
+    /// Two long rows times the sequences of `S`; results at `out` / `out + 1`, then `+ outStride`, ….
+    @inline(__always)
+    static func longRowPair<S: LongRowPairSequences>(_: S.Type, _ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer,
+                                                     _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ cols: Int,
+                                                     _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var sequences = S(paired: paired, x: x, cols: cols)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 32 <= cols {
+            prefetch(wa + i * 2 + ahead); prefetch(wb + i * 2 + ahead)
+            sequences.add(WidePairs(wa, i * 2), WidePairs(wb, i * 2), at: i)
+            i += 32
+        }
+        sequences.finish(wa, wb, cols: cols, from: i, into: out, outStride: outStride)
+    }
+
+    /// ``longRowPair(_:_:_:_:_:_:_:_:)`` for `count` (1…4) sequences.
+    @inline(__always)
+    static func longRowPair(count: Int, _ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, _ paired: UnsafePointer<Float>,
+                            _ x: UnsafePointer<Float>, _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        switch count {
+        case 1: longRowPair(LongPair1.self, wa, wb, paired, x, cols, out, outStride)
+        case 2: longRowPair(LongPair2.self, wa, wb, paired, x, cols, out, outStride)
+        case 3: longRowPair(LongPair3.self, wa, wb, paired, x, cols, out, outStride)
+        case 4: longRowPair(LongPair4.self, wa, wb, paired, x, cols, out, outStride)
+        default: preconditionFailure("BF16Pairs.longRowPair: \(count) sequences in one group")
+        }
+    }
+}
+
+typealias ShortPair1 = ShortRowPairSequence<NoSequences>
+typealias ShortPair2 = ShortRowPairSequence<ShortPair1>
+
+extension BF16Pairs {
+    /// Two short rows (`wa`, `wb`) times the sequences of `S`; results at `out` / `out + 1`, then `+ outStride`, ….
+    @inline(__always)
+    static func shortRowPair<S: ShortRowPairSequences>(_: S.Type, _ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer,
+                                                       _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ cols: Int,
+                                                       _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var sequences = S(paired: paired, x: x, cols: cols)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 64 <= cols {
+            prefetch(wa + i * 2 + ahead); prefetch(wa + i * 2 + ahead + 64)
+            prefetch(wb + i * 2 + ahead); prefetch(wb + i * 2 + ahead + 64)
+            sequences.add(WidePairs(wa, i * 2), WidePairs(wa, i * 2 + 64), WidePairs(wb, i * 2), WidePairs(wb, i * 2 + 64), at: i)
+            i += 64
+        }
+        sequences.finish(wa, wb, cols: cols, from: i, into: out, outStride: outStride)
+    }
+}
+#endif
+
+typealias Short1 = ShortRowSequence<NoSequences>
+typealias Short2 = ShortRowSequence<Short1>
+typealias Short3 = ShortRowSequence<Short2>
+typealias Short4 = ShortRowSequence<Short3>
+typealias Long1 = LongRowSequence<NoSequences>
+typealias Long2 = LongRowSequence<Long1>
+typealias Long3 = LongRowSequence<Long2>
+typealias Long4 = LongRowSequence<Long3>
+typealias Long5 = LongRowSequence<Long4>
+typealias Long6 = LongRowSequence<Long5>
+typealias Long7 = LongRowSequence<Long6>
+typealias Long8 = LongRowSequence<Long7>
+
+extension BF16Pairs {
+    /// One short row (`cols` ≤ ``GEMVTuning/singleRowLimit``) times the sequences of `S`, whose vectors start at
+    /// `paired` / `x` (one every `cols` values); results at `out`, `out + outStride`, ….
+    @inline(__always)
+    static func shortRow<S: ShortRowSequences>(_: S.Type, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>,
+                                               _ x: UnsafePointer<Float>, _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var sequences = S(paired: paired, x: x, cols: cols)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + 64 <= cols {
+            prefetch(w + i * 2 + ahead); prefetch(w + i * 2 + ahead + 64)
+            let w0 = WidePairs(w, i * 2), w1 = WidePairs(w, i * 2 + group * 2)
+            #if QWENVL_AVX512
+            sequences.add(w0, w1, w0, w1, at: i)
+            #else
+            sequences.add(w0, w1, WidePairs(w, i * 2 + group * 4), WidePairs(w, i * 2 + group * 6), at: i)
+            #endif
+            i += 64
+        }
+        sequences.finish(w, cols: cols, from: i, into: out, outStride: outStride)
+    }
+
+    /// One long row times the sequences of `S` (as ``shortRow(_:_:_:_:_:_:_:)``).
+    @inline(__always)
+    static func longRow<S: LongRowSequences>(_: S.Type, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>,
+                                             _ x: UnsafePointer<Float>, _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        var sequences = S(paired: paired, x: x, cols: cols)
+        var i = 0
+        let ahead = GEMVTuning.prefetchDistanceBF16
+        while i + group <= cols {
+            prefetch(w + i * 2 + ahead)
+            sequences.add(WidePairs(w, i * 2), at: i)
+            i += group
+        }
+        sequences.finish(w, cols: cols, from: i, into: out, outStride: outStride)
+    }
+
+    /// ``shortRow(_:_:_:_:_:_:_:)`` for `count` (1…``BatchGroup/shortRows``) sequences.
+    @inline(__always)
+    static func shortRow(count: Int, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                         _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        switch count {
+        case 1: shortRow(Short1.self, w, paired, x, cols, out, outStride)
+        case 2: shortRow(Short2.self, w, paired, x, cols, out, outStride)
+        #if QWENVL_AVX512
+        case 3: shortRow(Short3.self, w, paired, x, cols, out, outStride)
+        case 4: shortRow(Short4.self, w, paired, x, cols, out, outStride)
+        #endif
+        default: preconditionFailure("BF16Pairs.shortRow: \(count) sequences in one group")
+        }
+    }
+
+    /// ``longRow(_:_:_:_:_:_:_:)`` for `count` (1…``BatchGroup/longRows``) sequences.
+    @inline(__always)
+    static func longRow(count: Int, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                        _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        switch count {
+        case 1: longRow(Long1.self, w, paired, x, cols, out, outStride)
+        case 2: longRow(Long2.self, w, paired, x, cols, out, outStride)
+        case 3: longRow(Long3.self, w, paired, x, cols, out, outStride)
+        case 4: longRow(Long4.self, w, paired, x, cols, out, outStride)
+        #if QWENVL_AVX512
+        case 5: longRow(Long5.self, w, paired, x, cols, out, outStride)
+        case 6: longRow(Long6.self, w, paired, x, cols, out, outStride)
+        case 7: longRow(Long7.self, w, paired, x, cols, out, outStride)
+        case 8: longRow(Long8.self, w, paired, x, cols, out, outStride)
+        #endif
+        default: preconditionFailure("BF16Pairs.longRow: \(count) sequences in one group")
+        }
+    }
+}
+
+#if !KERNELS_BASELINE
+/// Sequences sharing one q8 row: each with the accumulators of ``Q8Dot/dot(_:quantizedX:xScales:superBlocks:)``.
+protocol Q8Sequences {
+    init(_ p: QuantizedProduct, from b: Int)
+    /// Blocks `b` and `b + 1` of super-block `sb`: their weights `w0`, `w1`, magnitudes and `d_w` scales.
+    mutating func add(_ w0: SIMD32<Int8>, _ m0: SIMD32<UInt8>, _ w1: SIMD32<Int8>, _ m1: SIMD32<UInt8>,
+                      block b: Int, superBlock sb: Int, scales d0: Float, _ d1: Float)
+    func finish(into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+/// Sequences sharing one q4 row: each with the accumulators of
+/// ``Q4Dot/dot(_:quantizedX:xScales:blockSums:superBlocks:)``.
+protocol Q4Sequences {
+    init(_ p: QuantizedProduct, from b: Int)
+    /// Starts super-block `sb`: its minimum term (`mins` = the blocks' `m · dmin`).
+    mutating func start(superBlock sb: Int, mins: SIMD8<Float>)
+    /// Blocks 2p and 2p+1: their low and high nibbles and scale codes.
+    #if QWENVL_AVX512
+    mutating func add(pair p: Int, superBlock sb: Int, _ low: SIMD32<UInt8>, _ high: SIMD32<UInt8>, codes: SIMD8<Int32>)
+    #else
+    mutating func add(pair p: Int, superBlock sb: Int, _ low: SIMD32<UInt8>, _ high: SIMD32<UInt8>, codes: SIMD16<Int16>)
+    #endif
+    /// Ends super-block `sb` (`d` = its scale).
+    mutating func end(superBlock sb: Int, d: Float)
+    func finish(into out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+struct NoQuantizedSequences: Q8Sequences, Q4Sequences {
+    @inline(__always) init(_ p: QuantizedProduct, from b: Int) {}
+    @inline(__always) mutating func add(_ w0: SIMD32<Int8>, _ m0: SIMD32<UInt8>, _ w1: SIMD32<Int8>, _ m1: SIMD32<UInt8>,
+                                        block b: Int, superBlock sb: Int, scales d0: Float, _ d1: Float) {}
+    @inline(__always) func finish(into out: UnsafeMutablePointer<Float>, outStride: Int) {}
+    @inline(__always) mutating func start(superBlock sb: Int, mins: SIMD8<Float>) {}
+    #if QWENVL_AVX512
+    @inline(__always) mutating func add(pair p: Int, superBlock sb: Int, _ low: SIMD32<UInt8>, _ high: SIMD32<UInt8>, codes: SIMD8<Int32>) {}
+    #else
+    @inline(__always) mutating func add(pair p: Int, superBlock sb: Int, _ low: SIMD32<UInt8>, _ high: SIMD32<UInt8>, codes: SIMD16<Int16>) {}
+    #endif
+    @inline(__always) mutating func end(superBlock sb: Int, d: Float) {}
+}
+
+/// One sequence of a ``Q8Sequences`` list, then the rest.
+struct Q8Sequence<Rest: Q8Sequences>: Q8Sequences {
+    let xq: UnsafeRawPointer, xScales: UnsafePointer<Float>
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    var rest: Rest
+
+    @inline(__always)
+    init(_ p: QuantizedProduct, from b: Int) {
+        xq = p.xq + b * p.byteStride
+        xScales = p.xScales + b * p.scaleStride
+        rest = Rest(p, from: b + 1)
+    }
+
+    @inline(__always)
+    mutating func add(_ w0: SIMD32<Int8>, _ m0: SIMD32<UInt8>, _ w1: SIMD32<Int8>, _ m1: SIMD32<UInt8>,
+                      block b: Int, superBlock sb: Int, scales d0: Float, _ d1: Float) {
+        let x0 = (xq + sb * 256 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
+        let x1 = (xq + sb * 256 + b * 32 + 32).loadUnaligned(as: SIMD32<Int8>.self)
+        #if QWENVL_AVX512
+        let s0 = Lanes.floats(multiplyAddQuads(SIMD8<Int32>(), m0, applySigns(x0, of: w0)))
+        let s1 = Lanes.floats(multiplyAddQuads(SIMD8<Int32>(), m1, applySigns(x1, of: w1)))
+        #else
+        let ones = SIMD16<Int16>(repeating: 1)
+        let s0 = Lanes.floats(multiplyAddPairs(multiplyAddPairs(m0, applySigns(x0, of: w0)), ones))
+        let s1 = Lanes.floats(multiplyAddPairs(multiplyAddPairs(m1, applySigns(x1, of: w1)), ones))
+        #endif
+        // d_w · d_x lane by lane, as the one-vector dot's vector product of the two.
+        accumulate(&acc0, s0, SIMD8(repeating: d0 * xScales[sb * 8 + b]))
+        accumulate(&acc1, s1, SIMD8(repeating: d1 * xScales[sb * 8 + b + 1]))
+        rest.add(w0, m0, w1, m1, block: b, superBlock: sb, scales: d0, d1)
+    }
+
+    @inline(__always)
+    func finish(into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        out.pointee = (acc0 + acc1).sum()
+        rest.finish(into: out + outStride, outStride: outStride)
+    }
+}
+
+/// One sequence of a ``Q4Sequences`` list, then the rest.
+struct Q4Sequence<Rest: Q4Sequences>: Q4Sequences {
+    let xq: UnsafeRawPointer, xScales: UnsafePointer<Float>, blockSums: UnsafePointer<Float>
+    var acc = SIMD8<Float>(), accMin = SIMD8<Float>(), sum = SIMD8<Int32>()
+    var rest: Rest
+
+    @inline(__always)
+    init(_ p: QuantizedProduct, from b: Int) {
+        xq = p.xq + b * p.byteStride
+        xScales = p.xScales + b * p.scaleStride
+        blockSums = p.blockSums + b * p.sumStride
+        rest = Rest(p, from: b + 1)
+    }
+
+    @inline(__always)
+    mutating func start(superBlock sb: Int, mins: SIMD8<Float>) {
+        accumulate(&accMin, mins, UnsafeRawPointer(blockSums).loadUnaligned(fromByteOffset: sb * 32, as: SIMD8<Float>.self))
+        sum = SIMD8<Int32>()
+        rest.start(superBlock: sb, mins: mins)
+    }
+
+    #if QWENVL_AVX512
+    @inline(__always)
+    mutating func add(pair p: Int, superBlock sb: Int, _ low: SIMD32<UInt8>, _ high: SIMD32<UInt8>, codes: SIMD8<Int32>) {
+        let xb = xq + sb * 256 + p * 64
+        let quads = multiplyAddQuads(multiplyAddQuads(SIMD8<Int32>(), low, xb.loadUnaligned(as: SIMD32<Int8>.self)),
+                                     high, xb.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self))
+        sum = sum &+ quads &* codes
+        rest.add(pair: p, superBlock: sb, low, high, codes: codes)
+    }
+    #else
+    @inline(__always)
+    mutating func add(pair p: Int, superBlock sb: Int, _ low: SIMD32<UInt8>, _ high: SIMD32<UInt8>, codes: SIMD16<Int16>) {
+        let xb = xq + sb * 256 + p * 64
+        let sums = multiplyAddPairs(low, xb.loadUnaligned(as: SIMD32<Int8>.self))
+            &+ multiplyAddPairs(high, xb.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self))
+        sum = sum &+ multiplyAddPairs(sums, codes)
+        rest.add(pair: p, superBlock: sb, low, high, codes: codes)
+    }
+    #endif
+
+    @inline(__always)
+    mutating func end(superBlock sb: Int, d: Float) {
+        accumulate(&acc, Lanes.floats(sum), SIMD8(repeating: d * xScales[sb]))
+        rest.end(superBlock: sb, d: d)
+    }
+
+    @inline(__always)
+    func finish(into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        out.pointee = acc.sum() + accMin.sum()
+        rest.finish(into: out + outStride, outStride: outStride)
+    }
+}
+
+typealias Q8x1 = Q8Sequence<NoQuantizedSequences>
+typealias Q8x2 = Q8Sequence<Q8x1>
+typealias Q8x3 = Q8Sequence<Q8x2>
+typealias Q8x4 = Q8Sequence<Q8x3>
+typealias Q8x5 = Q8Sequence<Q8x4>
+typealias Q8x6 = Q8Sequence<Q8x5>
+typealias Q8x7 = Q8Sequence<Q8x6>
+typealias Q8x8 = Q8Sequence<Q8x7>
+typealias Q4x1 = Q4Sequence<NoQuantizedSequences>
+typealias Q4x2 = Q4Sequence<Q4x1>
+typealias Q4x3 = Q4Sequence<Q4x2>
+typealias Q4x4 = Q4Sequence<Q4x3>
+typealias Q4x5 = Q4Sequence<Q4x4>
+typealias Q4x6 = Q4Sequence<Q4x5>
+typealias Q4x7 = Q4Sequence<Q4x6>
+typealias Q4x8 = Q4Sequence<Q4x7>
+
+extension Q8Dot {
+    /// Row `row` times the sequences of `S` (sequences `first…` of `p`), each block's weights and magnitudes
+    /// loaded once for all.
+    @inline(__always)
+    static func batched<S: Q8Sequences>(_: S.Type, _ row: UnsafeRawPointer, _ p: QuantizedProduct, first: Int,
+                                        into out: UnsafeMutablePointer<Float>) {
+        var sequences = S(p, from: first)
+        let ahead = GEMVTuning.prefetchDistanceQ8
+        for sb in 0..<p.superBlocks {
+            let header = row + sb * superBlockBytes
+            prefetch(header + ahead); prefetch(header + ahead + 64); prefetch(header + ahead + 128)
+            prefetch(header + ahead + 192); prefetch(header + ahead + 256)
+            let d = Lanes.half(header)
+            var b = 0
+            while b < 8 {
+                let w0 = (header + 16 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
+                let w1 = (header + 16 + b * 32 + 32).loadUnaligned(as: SIMD32<Int8>.self)
+                sequences.add(w0, unsafeBitCast(applySigns(w0, of: w0), to: SIMD32<UInt8>.self),
+                              w1, unsafeBitCast(applySigns(w1, of: w1), to: SIMD32<UInt8>.self),
+                              block: b, superBlock: sb, scales: d[b], d[b + 1])
+                b += 2
+            }
+        }
+        sequences.finish(into: out, outStride: p.rows)
+    }
+
+    /// ``batched(_:_:_:first:into:)`` for `count` (1…``BatchGroup/quantized``) sequences.
+    @inline(__always)
+    static func batched(count: Int, _ row: UnsafeRawPointer, _ p: QuantizedProduct, first: Int, into out: UnsafeMutablePointer<Float>) {
+        switch count {
+        case 1: batched(Q8x1.self, row, p, first: first, into: out)
+        case 2: batched(Q8x2.self, row, p, first: first, into: out)
+        case 3: batched(Q8x3.self, row, p, first: first, into: out)
+        case 4: batched(Q8x4.self, row, p, first: first, into: out)
+        #if QWENVL_AVX512
+        case 5: batched(Q8x5.self, row, p, first: first, into: out)
+        case 6: batched(Q8x6.self, row, p, first: first, into: out)
+        case 7: batched(Q8x7.self, row, p, first: first, into: out)
+        case 8: batched(Q8x8.self, row, p, first: first, into: out)
+        #endif
+        default: preconditionFailure("Q8Dot.batched: \(count) sequences in one group")
+        }
+    }
+}
+
+extension Q4Dot {
+    /// Row `row` times the sequences of `S` (sequences `first…` of `p`), each pair of blocks' nibbles split once
+    /// for all.
+    @inline(__always)
+    static func batched<S: Q4Sequences>(_: S.Type, _ row: UnsafeRawPointer, _ p: QuantizedProduct, first: Int,
+                                        into out: UnsafeMutablePointer<Float>) {
+        var sequences = S(p, from: first)
+        let mask = SIMD16<UInt16>(repeating: 0x0F0F)
+        let ahead = GEMVTuning.prefetchDistanceQ4
+        for sb in 0..<p.superBlocks {
+            let header = row + sb * superBlockBytes
+            prefetch(header + ahead); prefetch(header + ahead + 64); prefetch(header + ahead + 128)
+            let d = header.loadUnaligned(fromByteOffset: 16, as: Float.self)
+            let dmin = header.loadUnaligned(fromByteOffset: 20, as: Float.self)
+            sequences.start(superBlock: sb, mins: Lanes.int8(header, 8) * dmin)
+            let codes = header.loadUnaligned(as: SIMD8<UInt8>.self)
+            for pair in 0..<4 {
+                let v = (header + quantOffset + pair * 32).loadUnaligned(as: SIMD16<UInt16>.self)
+                let low = unsafeBitCast(v & mask, to: SIMD32<UInt8>.self)
+                let high = unsafeBitCast((v &>> 4) & mask, to: SIMD32<UInt8>.self)
+                #if QWENVL_AVX512
+                let scale = SIMD8<Int32>(lowHalf: SIMD4(repeating: Int32(codes[2 * pair])), highHalf: SIMD4(repeating: Int32(codes[2 * pair + 1])))
+                #else
+                let scale = SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(codes[2 * pair])),
+                                          highHalf: SIMD8(repeating: Int16(codes[2 * pair + 1])))
+                #endif
+                sequences.add(pair: pair, superBlock: sb, low, high, codes: scale)
+            }
+            sequences.end(superBlock: sb, d: d)
+        }
+        sequences.finish(into: out, outStride: p.rows)
+    }
+
+    /// ``batched(_:_:_:first:into:)`` for `count` (1…``BatchGroup/quantized``) sequences.
+    @inline(__always)
+    static func batched(count: Int, _ row: UnsafeRawPointer, _ p: QuantizedProduct, first: Int, into out: UnsafeMutablePointer<Float>) {
+        switch count {
+        case 1: batched(Q4x1.self, row, p, first: first, into: out)
+        case 2: batched(Q4x2.self, row, p, first: first, into: out)
+        case 3: batched(Q4x3.self, row, p, first: first, into: out)
+        case 4: batched(Q4x4.self, row, p, first: first, into: out)
+        #if QWENVL_AVX512
+        case 5: batched(Q4x5.self, row, p, first: first, into: out)
+        case 6: batched(Q4x6.self, row, p, first: first, into: out)
+        case 7: batched(Q4x7.self, row, p, first: first, into: out)
+        case 8: batched(Q4x8.self, row, p, first: first, into: out)
+        #endif
+        default: preconditionFailure("Q4Dot.batched: \(count) sequences in one group")
+        }
+    }
+}
+#endif
+
 // MARK: - entry points (one per product family; QwenVLCore's KernelSet holds references to them)
 
 /// Which set this module is: "baseline", "avx2" or "avx512".
@@ -601,6 +1239,7 @@ public func splitBF16(_ x: UnsafePointer<Float>, cols: Int, count: Int, into out
 
 /// bf16 rows `range` of the product: one row at a time for short rows, four rows per x load for long ones.
 public func bf16Rows(_ p: DenseProduct, _ range: Range<Int>) {
+    if p.count > 1 { return bf16RowsBatched(p, range) }
     let (base, stride, cols, rows, n, x, paired, y) = (p.weights, p.rowStride, p.cols, p.rows, p.count, p.x, p.paired, p.y)
     var r = range.lowerBound
     if cols <= GEMVTuning.singleRowLimit {
@@ -617,6 +1256,91 @@ public func bf16Rows(_ p: DenseProduct, _ range: Range<Int>) {
         }
         r += 4
     }
+    while r < range.upperBound {
+        for b in 0..<n { y[b * rows + r] = dotBF16(base + r * stride, x + b * cols, cols) }
+        r += 1
+    }
+}
+
+/// The groups `n` sequences are split into, at most `limit` each and as even as possible.
+struct SequenceGroups {
+    let groups: Int, size: Int, larger: Int
+
+    @inline(__always)
+    init(_ n: Int, limit: Int) {
+        groups = (n + limit - 1) / limit
+        (size, larger) = (n / groups, n % groups)
+    }
+
+    /// First sequence and count of group `g` (0..<groups).
+    @inline(__always)
+    subscript(_ g: Int) -> (first: Int, count: Int) { (g * size + Swift.min(g, larger), size + (g < larger ? 1 : 0)) }
+}
+
+/// bf16 rows `range` for several sequences: each row widened once per group of sequences, every result with the
+/// bits of the one-vector path (short rows: ``BF16Pairs/dot(_:_:_:_:)``; long rows: one row of
+/// ``BF16Pairs/dot4(_:stride:_:_:_:)``, the range's last rows that do not fill a four-row group ``dotBF16(_:_:_:)``).
+func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
+    let (base, stride, cols, rows, n, x, paired, y) = (p.weights, p.rowStride, p.cols, p.rows, p.count, p.x, p.paired, p.y)
+    if cols <= GEMVTuning.singleRowLimit {
+        // Group outside, rows inside: the group's x (≤ 4 × 16 KB) stays in L1 while the rows stream past.
+        #if QWENVL_AVX512
+        // Pairs of sequences, two rows at a time (each x load serves both rows); an odd last sequence or row alone.
+        let pairs = SequenceGroups(n, limit: 2)
+        for g in 0..<pairs.groups {
+            let (first, count) = pairs[g]
+            var r = range.lowerBound
+            while count == 2 && r + 2 <= range.upperBound {
+                BF16Pairs.shortRowPair(ShortPair2.self, base + r * stride, base + (r + 1) * stride, paired + first * cols,
+                                       x + first * cols, cols, y + first * rows + r, rows)
+                r += 2
+            }
+            while r < range.upperBound {
+                BF16Pairs.shortRow(count: count, base + r * stride, paired + first * cols, x + first * cols, cols,
+                                   y + first * rows + r, rows)
+                r += 1
+            }
+        }
+        #else
+        let group = SequenceGroups(n, limit: BatchGroup.shortRows)
+        for g in 0..<group.groups {
+            let (first, count) = group[g]
+            for r in range {
+                BF16Pairs.shortRow(count: count, base + r * stride, paired + first * cols, x + first * cols, cols,
+                                   y + first * rows + r, rows)
+            }
+        }
+        #endif
+        return
+    }
+    // Rows outside (one long row stays in L1), groups inside.
+    let group = SequenceGroups(n, limit: BatchGroup.longRows)
+    var r = range.lowerBound
+    #if QWENVL_AVX512
+    // Two rows × up to four sequences per tile: each x load (from L2) serves both rows.
+    let quads = SequenceGroups(n, limit: 4)
+    while r + 4 <= range.upperBound {
+        for row in Swift.stride(from: r, to: r + 4, by: 2) {
+            for g in 0..<quads.groups {
+                let (first, count) = quads[g]
+                BF16Pairs.longRowPair(count: count, base + row * stride, base + (row + 1) * stride, paired + first * cols,
+                                      x + first * cols, cols, y + first * rows + row, rows)
+            }
+        }
+        r += 4
+    }
+    #else
+    while r + 4 <= range.upperBound {
+        for row in r..<(r + 4) {
+            for g in 0..<group.groups {
+                let (first, count) = group[g]
+                BF16Pairs.longRow(count: count, base + row * stride, paired + first * cols, x + first * cols, cols,
+                                  y + first * rows + row, rows)
+            }
+        }
+        r += 4
+    }
+    #endif
     while r < range.upperBound {
         for b in 0..<n { y[b * rows + r] = dotBF16(base + r * stride, x + b * cols, cols) }
         r += 1
@@ -665,8 +1389,21 @@ public func quantizeQ4(_ x: UnsafePointer<Float>, superBlocks: Int, into xq: Uns
     Q4Dot.quantizeX(x, superBlocks: superBlocks, into: xq, scales: scales)
 }
 
-/// q8 rows `range` of the product, one row at a time (x as bytes stays in L1).
+/// q8 rows `range` of the product, one row at a time (x as bytes stays in L1); several sequences share each
+/// block's loads and magnitudes (groups of ``BatchGroup/quantized``).
 public func q8Rows(_ p: QuantizedProduct, _ range: Range<Int>) {
+    #if !KERNELS_BASELINE
+    if p.count > 1 {
+        let group = SequenceGroups(p.count, limit: BatchGroup.quantized)
+        for r in range {
+            for g in 0..<group.groups {
+                let (first, count) = group[g]
+                Q8Dot.batched(count: count, p.weights + r * p.rowStride, p, first: first, into: p.y + first * p.rows + r)
+            }
+        }
+        return
+    }
+    #endif
     for r in range {
         let row = p.weights + r * p.rowStride
         for b in 0..<p.count {
@@ -676,8 +1413,21 @@ public func q8Rows(_ p: QuantizedProduct, _ range: Range<Int>) {
     }
 }
 
-/// q4 rows `range` of the product, one row at a time.
+/// q4 rows `range` of the product, one row at a time; several sequences share each pair of blocks' nibble
+/// split and scale codes (groups of ``BatchGroup/quantized``).
 public func q4Rows(_ p: QuantizedProduct, _ range: Range<Int>) {
+    #if !KERNELS_BASELINE
+    if p.count > 1 {
+        let group = SequenceGroups(p.count, limit: BatchGroup.quantized)
+        for r in range {
+            for g in 0..<group.groups {
+                let (first, count) = group[g]
+                Q4Dot.batched(count: count, p.weights + r * p.rowStride, p, first: first, into: p.y + first * p.rows + r)
+            }
+        }
+        return
+    }
+    #endif
     for r in range {
         let row = p.weights + r * p.rowStride
         for b in 0..<p.count {

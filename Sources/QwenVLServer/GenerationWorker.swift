@@ -5,8 +5,10 @@ import QwenVL
 /// Runs chat completions with continuous batching on its own thread.
 ///
 /// Up to `maxSequences` requests are in flight at once. Every step the worker admits waiting requests (in arrival
-/// order, while the KV budget allows), runs one prompt chunk (≤ ``LanguageModel/prefillChunk`` tokens) of at most
-/// one request still prefilling, samples one token for every request with logits ready, and feeds all of those
+/// order, while the KV budget allows), runs one prompt chunk (≤ ``LanguageModel/prefillChunk`` tokens) of the oldest
+/// request still prefilling — in one pass with the next chunks of later prefilling requests while their rows fit in
+/// one chunk (``QwenVLModel/prefillGroup(_:rowLimit:)``: requests arriving together share each weight tile's
+/// decode) — samples one token for every request with logits ready, and feeds all of those
 /// tokens through one batched decoder step (``QwenVLModel/decodeStep(_:)``: each weight matrix read once for the
 /// whole batch). Requests that finish or whose client goes away leave between steps. A sequence's tokens do not
 /// depend on the batch it runs in. Prompts that share a prefix with an earlier request reuse its keys and values
@@ -171,10 +173,9 @@ final class GenerationWorker: @unchecked Sendable {
     private func step(_ active: inout [Active], _ runs: inout [SequenceRun]) {
         // Cancelled requests (client gone) stop before any more work is spent on them.
         for i in active.indices where active[i].job.cancellation.isCancelled { runs[i].cancel() }
-        // One prompt chunk of the oldest request still prefilling.
-        if let i = runs.firstIndex(where: \.isPrefilling) {
-            model.prefill(&runs[i], tokenLimit: LanguageModel.prefillChunk)
-        }
+        // One prompt chunk of the oldest request still prefilling, in one pass with the next chunks of the other
+        // prefilling requests that fit in the same rows (requests arriving together are prefilled together).
+        model.prefill(&runs, members: QwenVLModel.prefillGroup(runs.map(model.nextPrefillChunk)))
         // One token for every request whose logits are ready.
         for i in active.indices where runs[i].canSample {
             let chunk = runs[i].sampleNext()

@@ -85,6 +85,50 @@ final class ContinuousBatchingTests: XCTestCase {
         }
     }
 
+    /// Prompts prefilled together in one pass (as the server does for requests arriving together) get the bits a
+    /// lone prefill gives: prompt logits equal bit for bit, then the same greedy tokens from their caches.
+    func testPromptsPrefilledTogetherMatchSoloPrefill() async throws {
+        for name in ["tiny-bf16", "tiny-f32"] {
+            let model = try Fixtures.model(name)
+            let cases = try await cases(model, checkpoint: name)
+            let p = greedy(model)
+            var solo: [GenerationResult] = []
+            for c in cases {
+                var state = model.makeState()
+                solo.append(try model.generate(c.input, parameters: p, state: &state))
+            }
+            var runs = try cases.map { try model.startRun($0.input, parameters: p, state: model.makeState()) }
+            var largestGroup = 0, passes = 0
+            while runs.contains(where: \.isPrefilling) {
+                let group = QwenVLModel.prefillGroup(runs.map(model.nextPrefillChunk))
+                largestGroup = max(largestGroup, group.count)
+                model.prefill(&runs, members: group)
+                passes += 1
+            }
+            XCTAssertGreaterThanOrEqual(largestGroup, 3, "\(name): no pass combined several prompts")
+            XCTAssertLessThan(passes, cases.count, "\(name): every prompt was prefilled alone")
+            while runs.contains(where: { !$0.isFinished }) {
+                for i in runs.indices where runs[i].canSample { _ = runs[i].sampleNext() }
+                model.decodeStep(&runs)
+            }
+            for k in cases.indices {
+                XCTAssertEqual(runs[k].result.promptLogits, solo[k].promptLogits, "\(name) case \(k): prompt logits")
+                XCTAssertEqual(runs[k].result.tokenIDs, solo[k].tokenIDs, "\(name) case \(k): greedy tokens")
+                XCTAssertEqual(runs[k].result.tokenIDs, Array(cases[k].reference.prefix(runs[k].result.tokenIDs.count)), "\(name) case \(k) vs HF")
+            }
+        }
+    }
+
+    /// Which prefilling requests share a pass: the oldest, then later ones while their chunks fit in one chunk's
+    /// rows.
+    func testPrefillGroupsTakeTheOldestThenWhatFits() {
+        XCTAssertEqual(QwenVLModel.prefillGroup([0, 100, 2, 300, 200, 1, 112]), [1, 2, 3, 5])
+        XCTAssertEqual(QwenVLModel.prefillGroup([0, 2, 100, 0, 50]), [1, 2, 4])
+        XCTAssertEqual(QwenVLModel.prefillGroup([512, 3, 3]), [0])
+        XCTAssertEqual(QwenVLModel.prefillGroup([0, 0]), [])
+        XCTAssertEqual(QwenVLModel.prefillGroup([3, 3, 3], rowLimit: 6), [0, 1])
+    }
+
     func testSampledAndCancelledSequencesLeaveOthersUntouched() async throws {
         let model = try Fixtures.model("tiny-f32")
         let inputs = try await cases(model, checkpoint: "tiny-f32").map(\.input)
