@@ -15,15 +15,17 @@ extension WeightMatrix {
                             bias: UnsafePointer<Float>? = nil, accumulate: Bool = false) {
         var offsets: [Int] = [], offset = 0
         for c in counts { offsets.append(offset); offset += c }
-        // Groups of ≤ 2 rows: the one-group product is matrix-vector products; run exactly that.
-        for g in counts.indices where counts[g] > 0 && counts[g] <= 2 {
+        // Groups of ≤ 2 rows (the one-group product is matrix-vector products) and groups whose product takes the
+        // bf16 path (``BF16GEMM``): run exactly the one-group product.
+        func alone(_ count: Int) -> Bool { count <= 2 || usesBF16GEMM(count: count) }
+        for g in counts.indices where counts[g] > 0 && alone(counts[g]) {
             if accumulate {
                 apply(x + offsets[g] * cols, count: counts[g], accumulatingInto: y + offsets[g] * rows, bias: bias)
             } else {
                 apply(x + offsets[g] * cols, count: counts[g], into: y + offsets[g] * rows, bias: bias)
             }
         }
-        let groups = counts.indices.filter { counts[$0] > 2 }
+        let groups = counts.indices.filter { !alone(counts[$0]) }
         guard !groups.isEmpty else { return }
         let (rows, cols, base, stride, encoding) = (rows, cols, base, rowStride, encoding)
         let quantized = encoding == .q8 || encoding == .q4
