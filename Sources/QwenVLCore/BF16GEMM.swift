@@ -195,10 +195,12 @@ public enum BF16GEMM {
         let raw = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
         while i + 16 <= count {
             let bits = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)
-            let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-            let nan = bits & 0x7FFF_FFFF .> 0x7F80_0000
-            let result = SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: (bits &>> 16) | 0x40, where: nan))
-            dst.storeBytes(of: result, toByteOffset: i * 2, as: SIMD16<UInt16>.self)
+            // The rounded value sits in each lane's high half (odd 16-bit lanes, little-endian): one shuffle packs them.
+            var rounded = bits &+ 0x7FFF &+ ((bits &>> 16) & 1)
+            // NaN stays (quiet) NaN; the mask in integer arithmetic (a SIMD comparison here compiles to scalar code).
+            let nan = 0 &- ((0x7F80_0000 &- (bits & 0x7FFF_FFFF)) &>> 31)         // all ones where |x| > infinity
+            rounded = (rounded & ~nan) | ((bits | 0x40_0000) & nan)
+            dst.storeBytes(of: unsafeBitCast(rounded, to: SIMD32<UInt16>.self).oddHalf, toByteOffset: i * 2, as: SIMD16<UInt16>.self)
             i += 16
         }
         while i < count { out[i] = roundOne(x[i]); i += 1 }

@@ -13,6 +13,13 @@ final class BF16GEMMTests: XCTestCase {
         XCTAssertEqual(BF16GEMM.roundOne(.infinity), 0x7F80)
         XCTAssertTrue(bf16ToFloat(BF16GEMM.roundOne(.nan)).isNaN)
         XCTAssertEqual(BF16GEMM.roundOne(Float.greatestFiniteMagnitude), 0x7F80)  // overflows to infinity, as RNE does
+        // The SIMD loop keeps NaN a NaN (including one whose payload is only in the low 16 bits) and infinities.
+        var special = [Float](repeating: 1.5, count: 16)
+        special[3] = .nan; special[4] = Float(bitPattern: 0x7F80_0001); special[5] = -.infinity; special[6] = .infinity
+        var packed = [UInt16](repeating: 0, count: 16)
+        special.withUnsafeBufferPointer { BF16GEMM.round($0.baseAddress!, count: 16, into: &packed) }
+        XCTAssertTrue(bf16ToFloat(packed[3]).isNaN && bf16ToFloat(packed[4]).isNaN)
+        XCTAssertEqual(packed[5], 0xFF80); XCTAssertEqual(packed[6], 0x7F80); XCTAssertEqual(packed[0], 0x3FC0)
         // The SIMD loop and the scalar tail agree on 1,000 random values (both paths: 992 + 8).
         var rng = KernelTests.LCG(state: 5)
         let x = (0..<1000).map { _ in rng.next() * 1000 }
