@@ -19,7 +19,11 @@ final class CLITests: XCTestCase {
 
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+    func run(_ arguments: [String], stdin: Data? = nil) throws -> Run { try Self.run(arguments, stdin: stdin) }
+
+    /// Runs the built `qwenvl` with `arguments` (and `stdin` on its standard input) and returns its exit status and
+    /// output; the other CLI test suites call this too.
+    static func run(_ arguments: [String], stdin: Data? = nil) throws -> Run {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments

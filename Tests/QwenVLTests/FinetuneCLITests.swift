@@ -6,18 +6,7 @@ import QwenVLCore
 /// `qwenvl finetune` on tiny-f32 with the LoRA fixture shard: PEFT output, per-epoch eval loss, exact resume, errors.
 final class FinetuneCLITests: XCTestCase {
     func run(_ arguments: [String]) throws -> CLITests.Run {
-        let process = Process()
-        process.executableURL = CLITests.executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLITests.Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                            stderr: String(decoding: errData, as: UTF8.self))
+        try CLITests.run(arguments)
     }
 
     func testFinetuneSavesResumesAndRejectsBadInput() throws {
