@@ -1,4 +1,5 @@
 import Foundation
+import QwenVLCore
 
 /// One tokenized supervised example (or a packed run of several), ready for training.
 ///
@@ -59,7 +60,7 @@ public enum SFTShard {
 
     /// Writes `examples` to `url` atomically (temporary file in the same folder, then rename).
     public static func write(_ examples: [SFTExample], to url: URL) throws {
-        var tensors: [ShardTensorFile.Tensor] = []
+        var tensors: [SafeTensorsWriter.Entry] = []
         for (index, example) in examples.enumerated() {
             let n = example.inputIDs.count
             guard example.labels.count == n, example.positions.count == n else {
@@ -69,27 +70,25 @@ public enum SFTShard {
                 throw QwenVLError("SFT example \(index): pixel rows are not a multiple of \(patchRowWidth) floats")
             }
             let prefix = name(index)
-            tensors.append(.init(name: "\(prefix).input_ids", shape: [n], values: .int32(example.inputIDs)))
-            tensors.append(.init(name: "\(prefix).labels", shape: [n], values: .int32(example.labels)))
+            tensors.append(.i32("\(prefix).input_ids", shape: [n], example.inputIDs))
+            tensors.append(.i32("\(prefix).labels", shape: [n], example.labels))
             let positions = (example.positions.t + example.positions.h + example.positions.w).map { Int32($0) }  // [3, n]
-            tensors.append(.init(name: "\(prefix).position_ids", shape: [3, n], values: .int32(positions)))
-            tensors.append(.init(name: "\(prefix).sequence_starts", shape: [example.sequenceStarts.count],
-                                 values: .int32(example.sequenceStarts)))
+            tensors.append(.i32("\(prefix).position_ids", shape: [3, n], positions))
+            tensors.append(.i32("\(prefix).sequence_starts", shape: [example.sequenceStarts.count], example.sequenceStarts))
             if !example.imageGrids.isEmpty || !example.imagePixels.isEmpty {
-                tensors.append(.init(name: "\(prefix).image_grid_thw", shape: [example.imageGrids.count, 3],
-                                     values: .int32(flatten(example.imageGrids))))
-                tensors.append(.init(name: "\(prefix).pixel_values", shape: [example.imagePixels.count / patchRowWidth, patchRowWidth],
-                                     values: .float32(example.imagePixels)))
+                tensors.append(.i32("\(prefix).image_grid_thw", shape: [example.imageGrids.count, 3], flatten(example.imageGrids)))
+                tensors.append(.f32("\(prefix).pixel_values", shape: [example.imagePixels.count / patchRowWidth, patchRowWidth], example.imagePixels))
             }
             if !example.videoGrids.isEmpty || !example.videoPixels.isEmpty {
-                tensors.append(.init(name: "\(prefix).video_grid_thw", shape: [example.videoGrids.count, 3],
-                                     values: .int32(flatten(example.videoGrids))))
-                tensors.append(.init(name: "\(prefix).pixel_values_videos", shape: [example.videoPixels.count / patchRowWidth, patchRowWidth],
-                                     values: .float32(example.videoPixels)))
+                tensors.append(.i32("\(prefix).video_grid_thw", shape: [example.videoGrids.count, 3], flatten(example.videoGrids)))
+                tensors.append(.f32("\(prefix).pixel_values_videos", shape: [example.videoPixels.count / patchRowWidth, patchRowWidth], example.videoPixels))
             }
         }
-        let data = try ShardTensorFile.encode(tensors, metadata: ["format": format, "examples": String(examples.count)])
-        try ShardTensorFile.writeAtomically(data, to: url)
+        do {
+            try SafeTensorsWriter.write(tensors, metadata: ["format": format, "examples": String(examples.count)], to: url)
+        } catch let error as CheckpointError {
+            throw QwenVLError("\(url.path): \(error.description)")
+        }
     }
 
     /// Reads every example of the shard at `url`; a file that is not a valid shard gets an error naming the problem.
@@ -173,7 +172,11 @@ public enum SFTShard {
 
     /// Writes any file (e.g. a dataset summary) atomically: temporary file in the same folder, then rename.
     public static func writeFile(_ data: Data, to url: URL) throws {
-        try ShardTensorFile.writeAtomically(data, to: url)
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw QwenVLError("\(url.path): cannot write (\(error.localizedDescription))")
+        }
     }
 
     /// The tensor-name prefix of example `index`: six zero-padded digits.

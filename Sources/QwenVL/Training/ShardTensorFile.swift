@@ -1,9 +1,7 @@
 import Foundation
 
-/// A small safetensors encoder/decoder for I32 and F32 tensors held in memory (training shards).
-///
-/// Layout as the safetensors crate writes it: an 8-byte little-endian header length, a JSON header padded with
-/// spaces to a multiple of 8 bytes, then the tensors' bytes back to back in header order with no gaps.
+/// A small safetensors decoder for the I32/I64/F32 tensors of training shards (QwenVLCore's ``SafeTensorsFile``
+/// maps float weights only; shards are written with ``SafeTensorsWriter``).
 enum ShardTensorFile {
     /// Element values of one tensor.
     enum Values: Equatable {
@@ -16,12 +14,6 @@ enum ShardTensorFile {
             case .float32(let v): v.count
             }
         }
-        var dtype: String {
-            switch self {
-            case .int32: "I32"
-            case .float32: "F32"
-            }
-        }
     }
 
     /// A named tensor with its row-major shape.
@@ -29,36 +21,6 @@ enum ShardTensorFile {
         var name: String
         var shape: [Int]
         var values: Values
-    }
-
-    /// Serializes `tensors` (in the given order) and `metadata` into safetensors bytes.
-    static func encode(_ tensors: [Tensor], metadata: [String: String]) throws -> Data {
-        var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
-        var offset = 0
-        for tensor in tensors {
-            guard tensor.shape.reduce(1, *) == tensor.values.count else {
-                throw QwenVLError("tensor '\(tensor.name)': shape \(tensor.shape) does not hold \(tensor.values.count) values")
-            }
-            guard header[tensor.name] == nil else { throw QwenVLError("tensor '\(tensor.name)' appears twice") }
-            let bytes = tensor.values.count * 4
-            header[tensor.name] = ["dtype": tensor.values.dtype, "shape": tensor.shape, "data_offsets": [offset, offset + bytes]]
-            offset += bytes
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        var data = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(json)
-        for tensor in tensors {
-            switch tensor.values {
-            case .int32(let values):
-                values.map { $0.littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
-            case .float32(let values):
-                values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
-            }
-        }
-        return data
     }
 
     /// Parses safetensors bytes holding I32/F32 (and I64, narrowed to I32 when in range) tensors.
@@ -137,23 +99,6 @@ enum ShardTensorFile {
             tensors[key] = Tensor(name: key, shape: shape, values: values)
         }
         return (metadata, tensors)
-    }
-
-    /// Writes `data` to a temporary file next to `url`, then renames it over `url` (never a partial file).
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let folder = url.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UInt32.random(in: 0...UInt32.max)).tmp")
-        do {
-            try data.write(to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw QwenVLError("\(url.path): cannot write (\(error.localizedDescription))")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw QwenVLError("\(url.path): cannot rename the temporary file into place (\(reason))")
-        }
     }
 
     private static func integers(_ values: [Any]) -> [Int]? {
