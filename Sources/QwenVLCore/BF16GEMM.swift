@@ -278,17 +278,8 @@ extension WeightMatrix {
         let quantized = encoding == .q8 || encoding == .q4
         let ld = quantized ? Q8Blocks.superBlocks(cols: cols) * Q8Blocks.superBlockSize : cols
         Parallel.forChunks(rows, minChunk: 16) { range in
-            // y[0..<n, r0..<r0+count] ← bias (+= when accumulating); returns whether the product adds to y.
             func prepare(_ r0: Int, _ count: Int) -> Bool {
-                guard let bias else { return accumulate }
-                for t in 0..<n {
-                    if accumulate {
-                        VectorMath.add(y + t * rows + r0, adding: bias + r0, count: count)
-                    } else {
-                        (y + t * rows + r0).update(from: bias + r0, count: count)
-                    }
-                }
-                return true
+                Self.seedBias(y, n: n, rows: rows, r0, count, bias: bias, accumulate: accumulate)
             }
             if encoding == .bf16 {
                 let sum = prepare(range.lowerBound, range.count)
@@ -303,12 +294,7 @@ extension WeightMatrix {
             while r0 < range.upperBound {
                 let count = min(tile, range.upperBound - r0)
                 for i in 0..<count {
-                    let row = base + (r0 + i) * stride
-                    if encoding == .q8 {
-                        Q8Blocks.dequantizeRow(row, superBlocks: ld / Q8Blocks.superBlockSize, into: decoded)
-                    } else {
-                        Q4Blocks.dequantizeRow(row, superBlocks: ld / Q4Blocks.superBlockSize, into: decoded)
-                    }
+                    decodeRow(r0 + i, ld: ld, into: decoded)
                     BF16GEMM.round(decoded, count: ld, into: tileValues + i * ld)
                 }
                 let sum = prepare(r0, count)

@@ -33,15 +33,7 @@ extension WeightMatrix {
         let direct = encoding == .f32 && Int(bitPattern: base) % 4 == 0
         // As `gemm`: y[group rows, r0..<r0+count] ← bias (+= when accumulating); returns sgemm's β.
         func prepare(_ g: Int, _ r0: Int, _ count: Int) -> Float {
-            guard let bias else { return accumulate ? 1 : 0 }
-            for t in offsets[g]..<(offsets[g] + counts[g]) {
-                if accumulate {
-                    VectorMath.add(y + t * rows + r0, adding: bias + r0, count: count)
-                } else {
-                    (y + t * rows + r0).update(from: bias + r0, count: count)
-                }
-            }
-            return 1
+            Self.seedBias(y + offsets[g] * rows, n: counts[g], rows: rows, r0, count, bias: bias, accumulate: accumulate) ? 1 : 0
         }
         // sgemm of group g with the decoded rows r0..<r0+count of W (`w`, leading dimension `ldw`).
         func multiply(_ g: Int, _ r0: Int, _ count: Int, _ w: UnsafePointer<Float>, _ ldw: Int) {
@@ -60,16 +52,7 @@ extension WeightMatrix {
             var r0 = range.lowerBound
             while r0 < range.upperBound {
                 let count = min(tile, range.upperBound - r0)
-                for i in 0..<count {
-                    let row = base + (r0 + i) * stride, out = scratch + i * ld
-                    switch encoding {
-                    case .bf16: convertToFloat(.bf16, row, out, count: cols)
-                    case .f16: convertToFloat(.f16, row, out, count: cols)
-                    case .f32: convertToFloat(.f32, row, out, count: cols)
-                    case .q8: Q8Blocks.dequantizeRow(row, superBlocks: ld / Q8Blocks.superBlockSize, into: out)
-                    case .q4: Q4Blocks.dequantizeRow(row, superBlocks: ld / Q4Blocks.superBlockSize, into: out)
-                    }
-                }
+                for i in 0..<count { decodeRow(r0 + i, ld: ld, into: scratch + i * ld) }
                 for g in groups { multiply(g, r0, count, scratch, ld) }
                 r0 += count
             }

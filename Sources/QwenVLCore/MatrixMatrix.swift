@@ -33,17 +33,8 @@ extension WeightMatrix {
         // Leading dimension of a decoded tile: quantized rows decode to whole super-blocks.
         let ld = quantized ? Q8Blocks.superBlocks(cols: cols) * Q8Blocks.superBlockSize : cols
         let direct = encoding == .f32 && Int(bitPattern: base) % 4 == 0
-        // y[0..<n, r0..<r0+count] ← bias[r0..<r0+count] (+= when accumulating); returns sgemm's β.
         func prepare(_ r0: Int, _ count: Int) -> Float {
-            guard let bias else { return accumulate ? 1 : 0 }
-            for t in 0..<n {
-                if accumulate {
-                    VectorMath.add(y + t * rows + r0, adding: bias + r0, count: count)
-                } else {
-                    (y + t * rows + r0).update(from: bias + r0, count: count)
-                }
-            }
-            return 1
+            Self.seedBias(y, n: n, rows: rows, r0, count, bias: bias, accumulate: accumulate) ? 1 : 0
         }
         Parallel.forChunks(rows, minChunk: 16) { range in
             if direct {
@@ -58,21 +49,43 @@ extension WeightMatrix {
             var r0 = range.lowerBound
             while r0 < range.upperBound {
                 let count = min(tile, range.upperBound - r0)
-                for i in 0..<count {
-                    let row = base + (r0 + i) * stride, out = scratch + i * ld
-                    switch encoding {
-                    case .bf16: convertToFloat(.bf16, row, out, count: cols)
-                    case .f16: convertToFloat(.f16, row, out, count: cols)
-                    case .f32: convertToFloat(.f32, row, out, count: cols)
-                    case .q8: Q8Blocks.dequantizeRow(row, superBlocks: ld / Q8Blocks.superBlockSize, into: out)
-                    case .q4: Q4Blocks.dequantizeRow(row, superBlocks: ld / Q4Blocks.superBlockSize, into: out)
-                    }
-                }
+                for i in 0..<count { decodeRow(r0 + i, ld: ld, into: scratch + i * ld) }
                 let beta = prepare(r0, count)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
                             1, x, Int32(cols), scratch, Int32(ld), beta, y + r0, Int32(rows))
                 r0 += count
             }
+        }
+    }
+}
+
+extension WeightMatrix {
+    /// Before a product adds into columns `r0..<r0+count` of `y` ([n, rows]): writes the bias there (adds it when
+    /// accumulating). Returns whether the product must add to y (sgemm's β = 1) rather than overwrite it.
+    @inline(__always)
+    static func seedBias(_ y: UnsafeMutablePointer<Float>, n: Int, rows: Int, _ r0: Int, _ count: Int,
+                         bias: UnsafePointer<Float>?, accumulate: Bool) -> Bool {
+        guard let bias else { return accumulate }
+        for t in 0..<n {
+            if accumulate {
+                VectorMath.add(y + t * rows + r0, adding: bias + r0, count: count)
+            } else {
+                (y + t * rows + r0).update(from: bias + r0, count: count)
+            }
+        }
+        return true
+    }
+
+    /// Row `r` as float32 in `out`: `cols` values, or `ld` (whole super-blocks) for quantized rows.
+    @inline(__always)
+    func decodeRow(_ r: Int, ld: Int, into out: UnsafeMutablePointer<Float>) {
+        let row = base + r * rowStride
+        switch encoding {
+        case .bf16: convertToFloat(.bf16, row, out, count: cols)
+        case .f16: convertToFloat(.f16, row, out, count: cols)
+        case .f32: convertToFloat(.f32, row, out, count: cols)
+        case .q8: Q8Blocks.dequantizeRow(row, superBlocks: ld / Q8Blocks.superBlockSize, into: out)
+        case .q4: Q4Blocks.dequantizeRow(row, superBlocks: ld / Q4Blocks.superBlockSize, into: out)
         }
     }
 }
