@@ -23,12 +23,12 @@ public enum SafeTensorsWriter {
 
         /// An F32 tensor from floats (stored little-endian).
         public static func f32(_ name: String, shape: [Int], _ values: [Float]) -> Entry {
-            Entry(name: name, dtype: "F32", shape: shape) { values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Data($0) } }
+            Entry(name: name, dtype: "F32", shape: shape) { values.withUnsafeBytes { Data($0) } }
         }
 
-        /// An I32 tensor from integers (stored little-endian).
+        /// An I32 tensor from integers (stored little-endian, as the host: x86-64 and aarch64).
         public static func i32(_ name: String, shape: [Int], _ values: [Int32]) -> Entry {
-            Entry(name: name, dtype: "I32", shape: shape) { values.map { $0.littleEndian }.withUnsafeBytes { Data($0) } }
+            Entry(name: name, dtype: "I32", shape: shape) { values.withUnsafeBytes { Data($0) } }
         }
 
         /// A BF16 tensor rounded from floats (round-to-nearest-even, as torch's `.to(torch.bfloat16)`).
