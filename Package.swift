@@ -81,7 +81,7 @@ let package = Package(
         // LLVM's x86 integer multiply-add intrinsics as inlinable Swift functions (see its source file).
         .target(name: "CPUIntrinsics", swiftSettings: intrinsicsSettings),
         // Argument types and constants shared by QwenVLCore and every kernel set.
-        .target(name: "KernelInterface", swiftSettings: modelSettings),
+        .target(name: "KernelInterface", dependencies: ["CCPUID"], swiftSettings: modelSettings),
         .target(name: "QwenVLCore", dependencies: ["COpenBLAS", "CDNNL", "CPUIntrinsics", "CMalloc", "CCPUID", "KernelInterface",
                                                    "KernelsBaseline", "KernelsAVX2", "KernelsAVX512"], swiftSettings: modelSettings),
         .target(name: "QwenVLTokenizer", swiftSettings: modelSettings),
@@ -102,7 +102,7 @@ let package = Package(
             "QwenVL", "QwenVLServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuSettings),
-        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore", "CPUIntrinsics", "IntrinsicsBaseline", "IntrinsicsAVX2",
+        .testTarget(name: "QwenVLCoreTests", dependencies: ["QwenVLCore", "KernelInterface", "CPUIntrinsics", "IntrinsicsBaseline", "IntrinsicsAVX2",
                                                           "IntrinsicsAVX512"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLTokenizerTests", dependencies: ["QwenVLTokenizer"], swiftSettings: cpuSettings),
         .testTarget(name: "QwenVLMediaTests", dependencies: ["QwenVLMedia"], swiftSettings: cpuSettings),

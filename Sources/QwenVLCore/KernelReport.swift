@@ -1,3 +1,5 @@
+import KernelInterface
+import Foundation
 /// Which kernel runs each operation family on this machine, for `qwenvl --version`, `inspect` and `bench`.
 ///
 /// Large products (prefill, vision encoder) with bf16/q8/q4 weights run oneDNN's bf16 kernels on CPUs with bf16 dot
@@ -14,7 +16,9 @@ public enum KernelReport {
             "kernel set: \(kernels.isa.rawValue) (\(forced ? "forced by QWENVL_ISA" : "best for this CPU"); this CPU runs: \(available))",
             "gemm f32 weights, small products: OpenBLAS sgemm, \(blasCore) kernels",
             "gemm bf16/q8/q4 weights (prefill, vision): \(BF16GEMM.report)",
-            "gemv bf16/f32/f16 (decode, batched decode): \(kernels.isa.rawValue): \(kernels.denseKernel)",
+            "gemv bf16/f32/f16 (decode, batched decode): \(kernels.isa.rawValue): \(kernels.denseKernel); bf16 rows "
+                + (GEMVTuning.prefetchesBF16 ? "prefetched \(GEMVTuning.bf16PrefetchBytes) bytes ahead" : "not prefetched (hardware prefetch)")
+                + (getenv("QWENVL_PREFETCH") != nil ? " (QWENVL_PREFETCH)" : ""),
             "gemv q8/q4 (decode, batched decode, x quantization): \(kernels.isa.rawValue): \(kernels.quantizedKernel)",
             "attention, norms, activations, vector math: Swift SIMD built for the package's -target-cpu",
         ]

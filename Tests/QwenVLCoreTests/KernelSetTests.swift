@@ -3,6 +3,7 @@ import CPUIntrinsics
 import IntrinsicsAVX2
 import IntrinsicsAVX512
 import IntrinsicsBaseline
+import KernelInterface
 @testable import QwenVLCore
 
 /// Kernel-set choice (`QWENVL_ISA`), and every set's integer wrappers against the instructions' definition. The
@@ -26,6 +27,24 @@ final class KernelSetTests: XCTestCase {
         XCTAssertEqual(try KernelSet.choose("baseline", cpu: Self.zen4).get().isa, .baseline)
         XCTAssertEqual(KernelSet.supported(on: Self.haswell).map(\.isa), [.baseline, .avx2])
         XCTAssertEqual(KernelSet.supported(on: Self.arm).map(\.isa), [.baseline])
+    }
+
+    /// bf16 rows are prefetched in software except on Zen 4 / Zen 5 (a pure function of vendor, family and model).
+    func testBF16PrefetchPolicyPerCPU() {
+        XCTAssertTrue(GEMVTuning.prefetchesBF16Rows(vendor: "AuthenticAMD", family: 0x19, model: 0x01))     // Zen 3 EPYC
+        XCTAssertTrue(GEMVTuning.prefetchesBF16Rows(vendor: "AuthenticAMD", family: 0x19, model: 0x21))     // Zen 3 Ryzen
+        XCTAssertFalse(GEMVTuning.prefetchesBF16Rows(vendor: "AuthenticAMD", family: 0x19, model: 0x11))    // Zen 4 EPYC
+        XCTAssertFalse(GEMVTuning.prefetchesBF16Rows(vendor: "AuthenticAMD", family: 0x19, model: 0x61))    // Zen 4 Ryzen
+        XCTAssertFalse(GEMVTuning.prefetchesBF16Rows(vendor: "AuthenticAMD", family: 0x1A, model: 0x02))    // Zen 5
+        XCTAssertTrue(GEMVTuning.prefetchesBF16Rows(vendor: "GenuineIntel", family: 6, model: 0xCF))       // Emerald Rapids
+        XCTAssertTrue(GEMVTuning.prefetchesBF16Rows(vendor: "", family: 0, model: 0))                       // aarch64
+        XCTAssertEqual(GEMVTuning.prefetchSwitch("0"), false)
+        XCTAssertEqual(GEMVTuning.prefetchSwitch("ON"), true)
+        XCTAssertNil(GEMVTuning.prefetchSwitch("maybe"))
+        let id = GEMVTuning.cpuIdentity()
+        XCTAssertEqual(id.vendor, CPUFeatures.current.vendor)
+        XCTAssertEqual(id.family, CPUFeatures.current.family)
+        XCTAssertEqual(id.model, CPUFeatures.current.model)
     }
 
     func testUnrunnableOrUnknownSetsAreRefusedWithAClearMessage() {
