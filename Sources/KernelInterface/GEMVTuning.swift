@@ -61,6 +61,16 @@ public enum GEMVTuning {
         return true
     }
 
+    /// Display family and model from cpuid leaf 1's EAX, the extended fields folded in as Linux's /proc/cpuinfo
+    /// shows them (family 0xF adds the extended family; families 0x6 and 0xF take the extended model as high bits).
+    /// The one decoding of these fields, also used by QwenVLCore's `CPUFeatures`.
+    public static func familyModel(leaf1EAX eax: UInt32) -> (family: Int, model: Int) {
+        let baseFamily = Int((eax >> 8) & 0xF), baseModel = Int((eax >> 4) & 0xF)
+        let family = baseFamily == 0xF ? baseFamily + Int((eax >> 20) & 0xFF) : baseFamily
+        let model = baseFamily == 0x6 || baseFamily == 0xF ? baseModel | (Int((eax >> 16) & 0xF) << 4) : baseModel
+        return (family, model)
+    }
+
     /// cpuid's vendor string and display family/model (empty and zero off x86).
     public static func cpuIdentity() -> (vendor: String, family: Int, model: Int) {
         #if arch(x86_64)
@@ -70,10 +80,7 @@ public enum GEMVTuning {
         let bytes = words.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (8 * UInt32($0))) } }
         let vendor = String(decoding: bytes, as: UTF8.self)
         guard qwenvl_cpuid(1, 0, &regs) != 0 else { return (vendor, 0, 0) }
-        let eax = regs[0]
-        let baseFamily = Int((eax >> 8) & 0xF), baseModel = Int((eax >> 4) & 0xF)
-        let family = baseFamily == 0xF ? baseFamily + Int((eax >> 20) & 0xFF) : baseFamily
-        let model = baseFamily == 0x6 || baseFamily == 0xF ? baseModel | (Int((eax >> 16) & 0xF) << 4) : baseModel
+        let (family, model) = familyModel(leaf1EAX: regs[0])
         return (vendor, family, model)
         #else
         return ("", 0, 0)

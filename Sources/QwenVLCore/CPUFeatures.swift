@@ -1,4 +1,5 @@
 import CCPUID
+import KernelInterface
 
 /// The instruction-set features of the CPU this process runs on, as the OS lets it use them.
 ///
@@ -101,9 +102,7 @@ public struct CPUFeatures: Sendable, Equatable {
         let leaf1 = leaf0.0 >= 1 ? cpuid(1, 0) : (0, 0, 0, 0)
         let leaf7 = leaf0.0 >= 7 ? cpuid(7, 0) : (0, 0, 0, 0)
         let leaf7s1 = leaf0.0 >= 7 && leaf7.0 >= 1 ? cpuid(7, 1) : (0, 0, 0, 0)
-        let baseFamily = Int((leaf1.0 >> 8) & 0xF), baseModel = Int((leaf1.0 >> 4) & 0xF)
-        let family = baseFamily == 0xF ? baseFamily + Int((leaf1.0 >> 20) & 0xFF) : baseFamily
-        let model = baseFamily == 0x6 || baseFamily == 0xF ? baseModel | (Int((leaf1.0 >> 16) & 0xF) << 4) : baseModel
+        let (family, model) = GEMVTuning.familyModel(leaf1EAX: leaf1.0)
         let maxExtended = cpuid(0x8000_0000, 0).0
         let brand = maxExtended >= 0x8000_0004
             ? text((0x8000_0002...0x8000_0004).flatMap { leaf -> [UInt32] in let r = cpuid(UInt32(leaf), 0); return [r.0, r.1, r.2, r.3] })
