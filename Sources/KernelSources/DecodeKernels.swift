@@ -604,18 +604,13 @@ enum Q4Dot {
 // one-vector dot, so its result has the same bits: a sequence decodes the same tokens in a batch as alone.
 
 /// Sequences per group of the batched dots: enough accumulators to share each unpacked block, few enough to stay
-/// in registers (32 vector registers with AVX-512, 16 otherwise).
+/// in registers (32 vector registers with AVX-512, 16 otherwise). The AVX2 and baseline sets' bf16 rows use the
+/// two-row × two-sequence tiles of `BF16Tiles` (BatchedBF16Tiles.swift) instead.
 enum BatchGroup {
     #if QWENVL_AVX512
-    /// bf16 rows ≤ ``GEMVTuning/singleRowLimit`` (four accumulators per sequence; the two-row form takes pairs).
-    static var shortRows: Int { 4 }
-    /// Longer bf16 rows (two accumulators per sequence).
-    static var longRows: Int { 8 }
     /// q8 and q4 rows (two accumulators per sequence).
     static var quantized: Int { 8 }
     #else
-    static var shortRows: Int { 2 }
-    static var longRows: Int { 4 }
     static var quantized: Int { 4 }
     #endif
 }
@@ -632,32 +627,29 @@ struct WidePairs {
     }
 }
 
-/// Sequences sharing one bf16 row of ≤ ``GEMVTuning/singleRowLimit`` values: each with the accumulators of
-/// ``BF16Pairs/dot(_:_:_:_:)``.
+#if QWENVL_AVX512
+/// Sequences sharing one bf16 row of ≤ ``GEMVTuning/singleRowLimit`` values (AVX-512): each with the
+/// accumulators of ``BF16Pairs/dot(_:_:_:_:)``.
 protocol ShortRowSequences {
     /// Sequences from `paired` / `x` on (one every `cols` values).
     init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
-    /// One 64-value step at `i`: the row's pair registers `w0…w3` (AVX-512: only `w0`, `w1`).
-    mutating func add(_ w0: WidePairs, _ w1: WidePairs, _ w2: WidePairs, _ w3: WidePairs, at i: Int)
+    /// One 64-value step at `i`: the row's two pair registers.
+    mutating func addStep(_ w0: WidePairs, _ w1: WidePairs, at i: Int)
     /// Reduces, finishes from `i` and stores each result at `out` (then `out + outStride`, …).
     func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
 }
 
 /// The end of a list of sequences.
-struct NoSequences: ShortRowSequences, LongRowSequences {
+struct NoSequences: ShortRowSequences {
     @inline(__always) init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {}
-    @inline(__always) mutating func add(_ w0: WidePairs, _ w1: WidePairs, _ w2: WidePairs, _ w3: WidePairs, at i: Int) {}
+    @inline(__always) mutating func addStep(_ w0: WidePairs, _ w1: WidePairs, at i: Int) {}
     @inline(__always) func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {}
-    @inline(__always) mutating func add(_ w: WidePairs, at i: Int) {}
 }
 
 /// One sequence of a ``ShortRowSequences`` list, then the rest.
 struct ShortRowSequence<Rest: ShortRowSequences>: ShortRowSequences {
     let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
     var e0 = BF16Pairs.FloatVector(), o0 = BF16Pairs.FloatVector(), e1 = BF16Pairs.FloatVector(), o1 = BF16Pairs.FloatVector()
-    #if !QWENVL_AVX512
-    var e2 = BF16Pairs.FloatVector(), o2 = BF16Pairs.FloatVector(), e3 = BF16Pairs.FloatVector(), o3 = BF16Pairs.FloatVector()
-    #endif
     var rest: Rest
 
     @inline(__always)
@@ -667,76 +659,24 @@ struct ShortRowSequence<Rest: ShortRowSequences>: ShortRowSequences {
     }
 
     @inline(__always)
-    mutating func add(_ w0: WidePairs, _ w1: WidePairs, _ w2: WidePairs, _ w3: WidePairs, at i: Int) {
+    mutating func addStep(_ w0: WidePairs, _ w1: WidePairs, at i: Int) {
         let xr = UnsafeRawPointer(paired)
         let g = BF16Pairs.group * 4      // bytes of x per pair register
         accumulate(&e0, w0.even, xr.loadUnaligned(fromByteOffset: i * 4, as: BF16Pairs.FloatVector.self))
         accumulate(&o0, w0.odd, xr.loadUnaligned(fromByteOffset: i * 4 + g / 2, as: BF16Pairs.FloatVector.self))
         accumulate(&e1, w1.even, xr.loadUnaligned(fromByteOffset: i * 4 + g, as: BF16Pairs.FloatVector.self))
         accumulate(&o1, w1.odd, xr.loadUnaligned(fromByteOffset: i * 4 + g + g / 2, as: BF16Pairs.FloatVector.self))
-        #if !QWENVL_AVX512
-        accumulate(&e2, w2.even, xr.loadUnaligned(fromByteOffset: i * 4 + 2 * g, as: BF16Pairs.FloatVector.self))
-        accumulate(&o2, w2.odd, xr.loadUnaligned(fromByteOffset: i * 4 + 2 * g + g / 2, as: BF16Pairs.FloatVector.self))
-        accumulate(&e3, w3.even, xr.loadUnaligned(fromByteOffset: i * 4 + 3 * g, as: BF16Pairs.FloatVector.self))
-        accumulate(&o3, w3.odd, xr.loadUnaligned(fromByteOffset: i * 4 + 3 * g + g / 2, as: BF16Pairs.FloatVector.self))
-        #endif
-        rest.add(w0, w1, w2, w3, at: i)
+        rest.addStep(w0, w1, at: i)
     }
 
     @inline(__always)
     func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
-        #if QWENVL_AVX512
         let sum = ((e0 + o0) + (e1 + o1)).sum()
-        #else
-        let sum = ((e0 + o0) + (e1 + o1) + ((e2 + o2) + (e3 + o3))).sum()
-        #endif
         out.pointee = BF16Pairs.finishDot(sum, w, paired, x, cols, from: i)
         rest.finish(w, cols: cols, from: i, into: out + outStride, outStride: outStride)
     }
 }
 
-/// Sequences sharing one bf16 row longer than ``GEMVTuning/singleRowLimit``: each with the two accumulators one
-/// row of ``BF16Pairs/dot4(_:stride:_:_:_:)`` has.
-protocol LongRowSequences {
-    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int)
-    /// One pair register of the row at value `i`.
-    mutating func add(_ w: WidePairs, at i: Int)
-    func finish(_ w: UnsafeRawPointer, cols: Int, from i: Int, into out: UnsafeMutablePointer<Float>, outStride: Int)
-}
-
-/// One sequence of a ``LongRowSequences`` list, then the rest.
-struct LongRowSequence<Rest: LongRowSequences>: LongRowSequences {
-    let paired: UnsafePointer<Float>, x: UnsafePointer<Float>
-    var e = BF16Pairs.FloatVector(), o = BF16Pairs.FloatVector()
-    var rest: Rest
-
-    @inline(__always)
-    init(paired: UnsafePointer<Float>, x: UnsafePointer<Float>, cols: Int) {
-        (self.paired, self.x) = (paired, x)
-        rest = Rest(paired: paired + cols, x: x + cols, cols: cols)
-    }
-
-    @inline(__always)
-    mutating func add(_ w: WidePairs, at i: Int) {
-        let xr = UnsafeRawPointer(paired)
-        accumulate(&e, w.even, xr.loadUnaligned(fromByteOffset: i * 4, as: BF16Pairs.FloatVector.self))
-        accumulate(&o, w.odd, xr.loadUnaligned(fromByteOffset: i * 4 + BF16Pairs.group * 2, as: BF16Pairs.FloatVector.self))
-        rest.add(w, at: i)
-    }
-
-    @inline(__always)
-    func finish(_ w: UnsafeRawPointer, cols: Int, from start: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var sum = (e + o).sum(), i = start
-        while i < cols {
-            sum += bf16Value(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
-            i += 1
-        }
-        out.pointee = sum
-        rest.finish(w, cols: cols, from: start, into: out + outStride, outStride: outStride)
-    }
-}
-
-#if QWENVL_AVX512
 /// Sequences sharing two bf16 rows of ≤ ``GEMVTuning/singleRowLimit`` values (AVX-512): each x load serves both
 /// rows, each widened register all sequences; per row and sequence the accumulators of ``BF16Pairs/dot(_:_:_:_:)``.
 protocol ShortRowPairSequences {
@@ -748,6 +688,7 @@ protocol ShortRowPairSequences {
 }
 
 extension NoSequences: ShortRowPairSequences {
+    @inline(__always) mutating func add(_ a0: WidePairs, _ a1: WidePairs, _ b0: WidePairs, _ b1: WidePairs, at i: Int) {}
     @inline(__always) func finish(_ wa: UnsafeRawPointer, _ wb: UnsafeRawPointer, cols: Int, from i: Int,
                                   into out: UnsafeMutablePointer<Float>, outStride: Int) {}
 }
@@ -893,20 +834,9 @@ extension BF16Pairs {
         sequences.finish(wa, wb, cols: cols, from: i, into: out, outStride: outStride)
     }
 }
-#endif
 
 typealias Short1 = ShortRowSequence<NoSequences>
 typealias Short2 = ShortRowSequence<Short1>
-typealias Short3 = ShortRowSequence<Short2>
-typealias Short4 = ShortRowSequence<Short3>
-typealias Long1 = LongRowSequence<NoSequences>
-typealias Long2 = LongRowSequence<Long1>
-typealias Long3 = LongRowSequence<Long2>
-typealias Long4 = LongRowSequence<Long3>
-typealias Long5 = LongRowSequence<Long4>
-typealias Long6 = LongRowSequence<Long5>
-typealias Long7 = LongRowSequence<Long6>
-typealias Long8 = LongRowSequence<Long7>
 
 extension BF16Pairs {
     /// One short row (`cols` ≤ ``GEMVTuning/singleRowLimit``) times the sequences of `S`, whose vectors start at
@@ -919,66 +849,24 @@ extension BF16Pairs {
         let ahead = GEMVTuning.prefetchDistanceBF16
         while i + 64 <= cols {
             if ahead > 0 { prefetch(w + i * 2 + ahead); prefetch(w + i * 2 + ahead + 64) }
-            let w0 = WidePairs(w, i * 2), w1 = WidePairs(w, i * 2 + group * 2)
-            #if QWENVL_AVX512
-            sequences.add(w0, w1, w0, w1, at: i)
-            #else
-            sequences.add(w0, w1, WidePairs(w, i * 2 + group * 4), WidePairs(w, i * 2 + group * 6), at: i)
-            #endif
+            sequences.addStep(WidePairs(w, i * 2), WidePairs(w, i * 2 + group * 2), at: i)
             i += 64
         }
         sequences.finish(w, cols: cols, from: i, into: out, outStride: outStride)
     }
 
-    /// One long row times the sequences of `S` (as ``shortRow(_:_:_:_:_:_:_:)``).
-    @inline(__always)
-    static func longRow<S: LongRowSequences>(_: S.Type, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>,
-                                             _ x: UnsafePointer<Float>, _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        var sequences = S(paired: paired, x: x, cols: cols)
-        var i = 0
-        let ahead = GEMVTuning.prefetchDistanceBF16
-        while i + group <= cols {
-            if ahead > 0 { prefetch(w + i * 2 + ahead) }
-            sequences.add(WidePairs(w, i * 2), at: i)
-            i += group
-        }
-        sequences.finish(w, cols: cols, from: i, into: out, outStride: outStride)
-    }
-
-    /// ``shortRow(_:_:_:_:_:_:_:)`` for `count` (1…``BatchGroup/shortRows``) sequences.
+    /// ``shortRow(_:_:_:_:_:_:_:)`` for one or two sequences.
     @inline(__always)
     static func shortRow(count: Int, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                          _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         switch count {
         case 1: shortRow(Short1.self, w, paired, x, cols, out, outStride)
         case 2: shortRow(Short2.self, w, paired, x, cols, out, outStride)
-        #if QWENVL_AVX512
-        case 3: shortRow(Short3.self, w, paired, x, cols, out, outStride)
-        case 4: shortRow(Short4.self, w, paired, x, cols, out, outStride)
-        #endif
         default: preconditionFailure("BF16Pairs.shortRow: \(count) sequences in one group")
         }
     }
-
-    /// ``longRow(_:_:_:_:_:_:_:)`` for `count` (1…``BatchGroup/longRows``) sequences.
-    @inline(__always)
-    static func longRow(count: Int, _ w: UnsafeRawPointer, _ paired: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                        _ cols: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
-        switch count {
-        case 1: longRow(Long1.self, w, paired, x, cols, out, outStride)
-        case 2: longRow(Long2.self, w, paired, x, cols, out, outStride)
-        case 3: longRow(Long3.self, w, paired, x, cols, out, outStride)
-        case 4: longRow(Long4.self, w, paired, x, cols, out, outStride)
-        #if QWENVL_AVX512
-        case 5: longRow(Long5.self, w, paired, x, cols, out, outStride)
-        case 6: longRow(Long6.self, w, paired, x, cols, out, outStride)
-        case 7: longRow(Long7.self, w, paired, x, cols, out, outStride)
-        case 8: longRow(Long8.self, w, paired, x, cols, out, outStride)
-        #endif
-        default: preconditionFailure("BF16Pairs.longRow: \(count) sequences in one group")
-        }
-    }
 }
+#endif
 
 #if !KERNELS_BASELINE
 /// Sequences sharing one q8 row: each with the accumulators of ``Q8Dot/dot(_:quantizedX:xScales:superBlocks:)``.
@@ -1306,10 +1194,10 @@ struct SequenceGroups {
 /// bits of the one-vector path (short rows: ``BF16Pairs/dot(_:_:_:_:)``; long rows: one row of
 /// ``BF16Pairs/dot4(_:stride:_:_:_:)``, the range's last rows that do not fill a four-row group ``dotBF16(_:_:_:)``).
 func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
+    #if QWENVL_AVX512
     let (base, stride, cols, rows, n, x, paired, y) = (p.weights, p.rowStride, p.cols, p.rows, p.count, p.x, p.paired, p.y)
     if cols <= GEMVTuning.singleRowLimit {
         // Group outside, rows inside: the group's x (≤ 4 × 16 KB) stays in L1 while the rows stream past.
-        #if QWENVL_AVX512
         // Pairs of sequences, two rows at a time (each x load serves both rows); an odd last sequence or row alone.
         let pairs = SequenceGroups(n, limit: 2)
         for g in 0..<pairs.groups {
@@ -1326,22 +1214,10 @@ func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
                 r += 1
             }
         }
-        #else
-        let group = SequenceGroups(n, limit: BatchGroup.shortRows)
-        for g in 0..<group.groups {
-            let (first, count) = group[g]
-            for r in range {
-                BF16Pairs.shortRow(count: count, base + r * stride, paired + first * cols, x + first * cols, cols,
-                                   y + first * rows + r, rows)
-            }
-        }
-        #endif
         return
     }
     // Rows outside (one long row stays in L1), groups inside.
-    let group = SequenceGroups(n, limit: BatchGroup.longRows)
     var r = range.lowerBound
-    #if QWENVL_AVX512
     // Two rows × up to four sequences per tile: each x load (from L2) serves both rows.
     let quads = SequenceGroups(n, limit: 4)
     while r + 4 <= range.upperBound {
@@ -1354,22 +1230,13 @@ func bf16RowsBatched(_ p: DenseProduct, _ range: Range<Int>) {
         }
         r += 4
     }
-    #else
-    while r + 4 <= range.upperBound {
-        for row in r..<(r + 4) {
-            for g in 0..<group.groups {
-                let (first, count) = group[g]
-                BF16Pairs.longRow(count: count, base + row * stride, paired + first * cols, x + first * cols, cols,
-                                  y + first * rows + row, rows)
-            }
-        }
-        r += 4
-    }
-    #endif
     while r < range.upperBound {
         for b in 0..<n { y[b * rows + r] = dotBF16(base + r * stride, x + b * cols, cols) }
         r += 1
     }
+    #else
+    if p.cols <= GEMVTuning.singleRowLimit { BF16Tiles.shortRows(p, range) } else { BF16Tiles.longRows(p, range) }
+    #endif
 }
 
 /// f32 rows `range` of the product (grouping as for bf16).

@@ -1,0 +1,1 @@
+../KernelSources/BatchedBF16Tiles.swift
